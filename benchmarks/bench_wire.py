@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from cshyperv.wire import Codec  # noqa: E402
 from cshyperv.wire._json import HAVE_ORJSON  # noqa: E402
+from cshyperv.wire.schema import SchemaValidator  # noqa: E402
 
 START = "com.cloud.agent.api.StartCommand"
 
@@ -175,6 +176,15 @@ def main() -> int:
     stdlib = Codec(use_orjson=False)
     fast = Codec(use_orjson=True) if HAVE_ORJSON else None
     validating = Codec(validate=True, use_orjson=False)
+    validating._validator = SchemaValidator(validating.registry, use_rust=False)
+    rust = None
+    try:
+        import jsonschema_rs  # noqa: F401
+
+        rust = Codec(validate=True, use_orjson=HAVE_ORJSON)
+        rust._validator = SchemaValidator(rust.registry, use_rust=True)
+    except ImportError:
+        pass
 
     print(f"{'payload':24} {'bytes':>6}  {'case':44} {'round trips/s':>14}  {'vs json floor':>13}")
     for name, body in payloads.items():
@@ -194,6 +204,13 @@ def main() -> int:
                 lambda b=body: validating.encode(validating.decode_command(START, b)),
             )
         )
+        if rust is not None:
+            cases.append(
+                (
+                    "cshyperv + schema validation (jsonschema-rs)",
+                    lambda b=body: rust.encode(rust.decode_command(START, b)),
+                )
+            )
         for case, fn in cases:
             value = floor if case.startswith("floor: json.") else rate(fn, seconds)
             print(f"{name:24} {len(body):6}  {case:44} {value:14,.0f}  {floor / value:12.2f}x")

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HandleConfigDriveIsoCommand(Command):
     """Write (``create``) or delete a VM's config drive ISO. Answer: HandleConfigDriveIsoAnswer."""
 
@@ -37,7 +37,7 @@ class HandleConfigDriveIsoCommand(Command):
     prefer_host_cache: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HandleConfigDriveIsoAnswer(Answer):
     """Reply to HandleConfigDriveIsoCommand: where the ISO now lives."""
 
@@ -50,7 +50,7 @@ class HandleConfigDriveIsoAnswer(Answer):
     location: NetworkElementLocation | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AttachIsoAnswer(Answer):
     """Reply to the legacy AttachIsoCommand (not sent at HEAD; ISOs attach via AttachCommand)."""
 

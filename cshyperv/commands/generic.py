@@ -11,7 +11,7 @@ from cshyperv.wire._model import Answer
 __all__ = ["Answer", "UnsupportedAnswer"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UnsupportedAnswer(Answer):
     """The reply to a command the agent has no handler for (result is False).
 

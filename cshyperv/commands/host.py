@@ -44,7 +44,7 @@ __all__ = [
 # Startup
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartupCommand(Command):
     """What an agent reports about itself on connect; the Hyper-V resource posts to this name. Answer: StartupAnswer."""
 
@@ -85,7 +85,7 @@ def _routing_host_details() -> dict[str, str]:
     return {"com.cloud.network.Networks.RouterPrivateIpStrategy": "DcGlobal"}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartupRoutingCommand(StartupCommand):
     """Compute-host description, sent by the MS inside a Command[] and returned filled in by the agent."""
 
@@ -111,7 +111,7 @@ class StartupRoutingCommand(StartupCommand):
     host_health_check_result: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartupStorageCommand(StartupCommand):
     """Local storage pool of a host, appended by the agent to its StartupCommand reply."""
 
@@ -128,7 +128,7 @@ class StartupStorageCommand(StartupCommand):
     nfs_share: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartupAnswer(Answer):
     """The MS's reply to a StartupCommand: host id and ping interval (NIO agents only; not used over HTTP)."""
 
@@ -144,7 +144,7 @@ class StartupAnswer(Answer):
 # Ping
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PingCommand(Command):
     """Periodic liveness report of a host. Answer: PingAnswer (the C# agent replies with a plain Answer)."""
 
@@ -156,7 +156,7 @@ class PingCommand(Command):
     command_infos: list[JsonObject] | None = jfield(factory=list)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PingRoutingCommand(PingCommand):
     """Ping of a compute host with its VM power states, posted by the MS each ping period. Answer: Answer."""
 
@@ -168,7 +168,7 @@ class PingRoutingCommand(PingCommand):
     host_health_check_result: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PingAnswer(Answer):
     """The MS's reply to a NIO agent's ping, echoing the PingCommand it answers."""
 
@@ -180,7 +180,7 @@ class PingAnswer(Answer):
     reconcile_commands: list[str] | None = jfield(factory=list)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HostVmStateReportCommand(Command):
     """Pseudo-command (no Java class) the MS posts as ``{}`` to collect VM power states before each ping.
 
@@ -195,7 +195,7 @@ class HostVmStateReportCommand(Command):
 # Ready, setup, health, maintenance
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReadyCommand(Command):
     """Sent by the MS after startup and as the discovery liveness probe. Answer: ReadyAnswer."""
 
@@ -214,7 +214,7 @@ class ReadyCommand(Command):
     arch: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReadyAnswer(Answer):
     """The agent's reply to ReadyCommand; ``detailsMap`` carries host capabilities (appendix B)."""
 
@@ -223,7 +223,7 @@ class ReadyAnswer(Answer):
     details_map: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SetupCommand(Command):
     """Sent by the MS on connect to prepare the host. Answer: SetupAnswer."""
 
@@ -234,7 +234,7 @@ class SetupCommand(Command):
     need_setup: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SetupAnswer(Answer):
     """The agent's reply to SetupCommand."""
 
@@ -244,7 +244,7 @@ class SetupAnswer(Answer):
     reconnect: bool | None = jfield("_reconnect", default=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckHealthCommand(Command):
     """Health probe sent by the MS. Answer: CheckHealthAnswer."""
 
@@ -254,21 +254,21 @@ class CheckHealthCommand(Command):
     wait: JInt = 50
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckHealthAnswer(Answer):
     """The agent's reply to CheckHealthCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.CheckHealthAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MaintainCommand(Command):
     """Sent by the MS when the host enters maintenance. Answer: MaintainAnswer."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.MaintainCommand"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MaintainAnswer(Answer):
     """The agent's reply to MaintainCommand: whether its VMs will be migrated away."""
 
@@ -281,7 +281,7 @@ class MaintainAnswer(Answer):
 # Host stats and HA
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetHostStatsCommand(Command):
     """Periodic host CPU, memory and network statistics request from the MS. Answer: GetHostStatsAnswer."""
 
@@ -292,7 +292,7 @@ class GetHostStatsCommand(Command):
     host_id: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetHostStatsAnswer(Answer):
     """The agent's reply to GetHostStatsCommand."""
 
@@ -302,7 +302,7 @@ class GetHostStatsAnswer(Answer):
     host_stats: HostStatsEntry | None = jfield(factory=HostStatsEntry)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckOnHostCommand(Command):
     """HA check: sent to another host of the cluster about a suspect ``host``. Answer: CheckOnHostAnswer."""
 
@@ -312,7 +312,7 @@ class CheckOnHostCommand(Command):
     report_if_heart_beat_failed_for_one_storage_pool: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckOnHostAnswer(Answer):
     """Reply to CheckOnHostCommand; for Hyper-V ``result`` true means the suspect host is down (inverted)."""
 

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckNetworkCommand(Command):
     """Check that the host has the physical networks of its zone, sent on connect. Answer: CheckNetworkAnswer."""
 
@@ -30,7 +30,7 @@ class CheckNetworkCommand(Command):
     network_info_list: list[JsonObject] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckNetworkAnswer(Answer):
     """The agent's reply to CheckNetworkCommand."""
 
@@ -40,7 +40,7 @@ class CheckNetworkAnswer(Answer):
     reconnect: bool | None = jfield("_reconnect", default=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CleanupNetworkRulesCmd(Command):
     """Periodic security-group rule clean-up (a cron command) from the MS. Answer: Answer (C# sends result=false)."""
 
@@ -50,7 +50,7 @@ class CleanupNetworkRulesCmd(Command):
     interval: JInt = 600
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckS2SVpnConnectionsAnswer(Answer):
     """Reply to CheckS2SVpnConnectionsCommand (a virtual-router command): per peer IP, connected and detail."""
 

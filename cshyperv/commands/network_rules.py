@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckStateCommand(Command):
     """Ask for a VM's state (not sent at HEAD); no CheckStateAnswer class exists in Java."""
 
@@ -30,7 +30,7 @@ class CheckStateCommand(Command):
     vm_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PvlanSetupCommand(Command):
     """Add or delete private-VLAN rules for a VM or a DHCP server. Answer: a plain Answer."""
 
@@ -49,7 +49,7 @@ class PvlanSetupCommand(Command):
     pvlan_type: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NetworkElementCommand(Command):
     """Base of the commands for a virtual router, addressed through ``router_access_ip``."""
 
@@ -57,7 +57,7 @@ class NetworkElementCommand(Command):
     router_access_ip: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SetupGuestNetworkCommand(NetworkElementCommand):
     """Add (or remove) a guest network interface on a virtual router. Answer: a plain Answer."""
 
@@ -79,7 +79,7 @@ class SetupGuestNetworkCommand(NetworkElementCommand):
     network_id: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class IpPortAndProto(WireObject):
     """One security-group rule: a protocol, a port range and the CIDRs it admits."""
 
@@ -91,7 +91,7 @@ class IpPortAndProto(WireObject):
     allowed_cidrs: list[str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SecurityGroupRulesCmd(Command):
     """Program a VM's full set of security-group rules. Answer: SecurityGroupRuleAnswer."""
 
@@ -111,7 +111,7 @@ class SecurityGroupRulesCmd(Command):
     vm_to: VirtualMachineTO | None = jfield("vmTO")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SecurityGroupRuleAnswer(Answer):
     """Reply to SecurityGroupRulesCmd, echoing its sequence number and VM id."""
 

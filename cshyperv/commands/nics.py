@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PlugNicCommand(Command):
     """Hot-add a NIC to a VM. Answer: PlugNicAnswer."""
 
@@ -35,14 +35,14 @@ class PlugNicCommand(Command):
     details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PlugNicAnswer(Answer):
     """Reply to PlugNicCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.PlugNicAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UnPlugNicCommand(Command):
     """Hot-remove a NIC from a VM. Answer: UnPlugNicAnswer."""
 
@@ -53,14 +53,14 @@ class UnPlugNicCommand(Command):
     vlan_to_persistence_map: dict[str, bool] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UnPlugNicAnswer(Answer):
     """Reply to UnPlugNicCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.UnPlugNicAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReplugNicCommand(Command):
     """Reconnect an existing VM NIC to a (changed) network. Answer: ReplugNicAnswer."""
 
@@ -72,14 +72,14 @@ class ReplugNicCommand(Command):
     details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReplugNicAnswer(Answer):
     """Reply to ReplugNicCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.ReplugNicAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UpdateVmNicCommand(Command):
     """Enable or disable (link up/down) a VM NIC found by MAC. Answer: UpdateVmNicAnswer."""
 
@@ -90,14 +90,14 @@ class UpdateVmNicCommand(Command):
     enabled: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UpdateVmNicAnswer(Answer):
     """Reply to UpdateVmNicCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.UpdateVmNicAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmIpAddressCommand(Command):
     """Ask for the IPv4 address a guest got from an external DHCP server on one NIC.
 

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateVmToPoolCommand(Command):
     """Move a VM's volumes to other pools (VMware only at HEAD). Answer: MigrateVmToPoolAnswer."""
 
@@ -31,7 +31,7 @@ class MigrateVmToPoolCommand(Command):
     host_guid_in_target_cluster: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateVmToPoolAnswer(Answer):
     """Reply to MigrateVmToPoolCommand: the volumes at their new location."""
 
@@ -42,7 +42,7 @@ class MigrateVmToPoolAnswer(Answer):
     volume_tos: list[VolumeObjectTO] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CopyVolumeCommand(StorageNfsVersionCommand):
     """Copy a volume between a pool and secondary storage. Answer: CopyVolumeAnswer."""
 
@@ -60,7 +60,7 @@ class CopyVolumeCommand(StorageNfsVersionCommand):
     execute_in_sequence: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CopyVolumeAnswer(Answer):
     """Reply to CopyVolumeCommand."""
 

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ResizeVolumeCommand(Command):
     """Grow (or, with ``shrink_ok``, shrink) a volume. Answer: ResizeVolumeAnswer."""
 
@@ -42,7 +42,7 @@ class ResizeVolumeCommand(Command):
     encrypt_format: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ResizeVolumeAnswer(Answer):
     """Reply to ResizeVolumeCommand with the size reached."""
 
@@ -52,7 +52,7 @@ class ResizeVolumeAnswer(Answer):
     new_size: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ScaleVmCommand(Command):
     """Change the CPU and memory of a running VM. Answer: ScaleVmAnswer."""
 
@@ -69,7 +69,7 @@ class ScaleVmCommand(Command):
     limit_cpu_use_change: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ScaleVmAnswer(Answer):
     """Reply to ScaleVmCommand."""
 

@@ -51,7 +51,7 @@ __all__ = [
 # A1: VM snapshots
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VMSnapshotTO(WireObject):
     """One VM snapshot and, through ``parent``, the chain of snapshots it was taken on top of."""
 
@@ -69,7 +69,7 @@ class VMSnapshotTO(WireObject):
     quiescevm: bool = True
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VMSnapshotBaseCommand(Command):
     """Fields shared by the VM-snapshot commands; Java never sends this class as itself."""
 
@@ -80,7 +80,7 @@ class VMSnapshotBaseCommand(Command):
     platform_emulator: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateVMSnapshotCommand(VMSnapshotBaseCommand):
     """Take a VM snapshot described by ``target``. Answer: CreateVMSnapshotAnswer (cast by the MS)."""
 
@@ -89,7 +89,7 @@ class CreateVMSnapshotCommand(VMSnapshotBaseCommand):
     vm_uuid: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateVMSnapshotAnswer(Answer):
     """Reply to CreateVMSnapshotCommand; on success every volume TO must carry a non-null ``size``."""
 
@@ -99,14 +99,14 @@ class CreateVMSnapshotAnswer(Answer):
     vm_snapshot_to: VMSnapshotTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeleteVMSnapshotCommand(VMSnapshotBaseCommand):
     """Delete the VM snapshot ``target``. Answer: DeleteVMSnapshotAnswer (cast when result is true)."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.DeleteVMSnapshotCommand"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeleteVMSnapshotAnswer(Answer):
     """Reply to DeleteVMSnapshotCommand; on success every volume TO must carry a non-null ``size``."""
 
@@ -115,7 +115,7 @@ class DeleteVMSnapshotAnswer(Answer):
     volume_tos: list[VolumeObjectTO] | None = jfield("volumeTOs")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RevertToVMSnapshotCommand(VMSnapshotBaseCommand):
     """Revert a VM to the snapshot ``target``. Answer: RevertToVMSnapshotAnswer (cast by the MS)."""
 
@@ -125,7 +125,7 @@ class RevertToVMSnapshotCommand(VMSnapshotBaseCommand):
     vm_uuid: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RevertToVMSnapshotAnswer(Answer):
     """Reply to RevertToVMSnapshotCommand: the volumes as they are after the revert."""
 
@@ -135,7 +135,7 @@ class RevertToVMSnapshotAnswer(Answer):
     vm_state: PowerState | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RestoreVMSnapshotCommand(VMSnapshotBaseCommand):
     """Re-register a VM's snapshot tree after it was redefined (KVM only at HEAD)."""
 
@@ -146,7 +146,7 @@ class RestoreVMSnapshotCommand(VMSnapshotBaseCommand):
     snapshot_and_parents: dict[str, VMSnapshotTO] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RestoreVMSnapshotAnswer(Answer):
     """Reply to RestoreVMSnapshotCommand."""
 
@@ -156,7 +156,7 @@ class RestoreVMSnapshotAnswer(Answer):
     vm_state: PowerState | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class FreezeThawVMCommand(Command):
     """Freeze, thaw or query the guest file systems around a storage snapshot.
 
@@ -169,14 +169,14 @@ class FreezeThawVMCommand(Command):
     option: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class FreezeThawVMAnswer(Answer):
     """Reply to FreezeThawVMCommand."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.FreezeThawVMAnswer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateDiskOnlyVmSnapshotCommand(VMSnapshotBaseCommand):
     """Take a disk-only VM snapshot (file-based strategy). Answer: CreateDiskOnlyVmSnapshotAnswer."""
 
@@ -186,7 +186,7 @@ class CreateDiskOnlyVmSnapshotCommand(VMSnapshotBaseCommand):
     volume_tos_and_new_paths: list[tuple[VolumeObjectTO | None, str | None]] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateDiskOnlyVmSnapshotAnswer(Answer):
     """Reply to CreateDiskOnlyVmSnapshotCommand: snapshot size per volume."""
 
@@ -197,7 +197,7 @@ class CreateDiskOnlyVmSnapshotAnswer(Answer):
     map_volume_to_snapshot_size: dict[str, JLong] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeleteDiskOnlyVmSnapshotCommand(Command):
     """Delete disk-only VM snapshot files. Answer: a plain Answer."""
 
@@ -206,7 +206,7 @@ class DeleteDiskOnlyVmSnapshotCommand(Command):
     snapshots: list[DataTO] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RevertDiskOnlyVmSnapshotCommand(Command):
     """Revert a VM's disks to a disk-only VM snapshot. Answer: RevertDiskOnlyVmSnapshotAnswer."""
 
@@ -216,7 +216,7 @@ class RevertDiskOnlyVmSnapshotCommand(Command):
     vm_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RevertDiskOnlyVmSnapshotAnswer(Answer):
     """Reply to RevertDiskOnlyVmSnapshotCommand: the volumes after the revert."""
 
@@ -227,7 +227,7 @@ class RevertDiskOnlyVmSnapshotAnswer(Answer):
     volume_object_tos: list[VolumeObjectTO] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MergeDiskOnlyVmSnapshotCommand(Command):
     """Merge disk-only snapshot deltas into their parents. Answer: a plain Answer."""
 
@@ -243,7 +243,7 @@ class MergeDiskOnlyVmSnapshotCommand(Command):
 # A2: volume snapshots and the legacy snapshot commands
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RevertSnapshotCommand(Command):
     """Revert a volume to a volume snapshot (storage subsystem). Answer: a plain Answer."""
 
@@ -257,7 +257,7 @@ class RevertSnapshotCommand(Command):
     delete_chain: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SnapshotCommand(StorageNfsVersionCommand):
     """Fields shared by the legacy snapshot commands; Java never sends this class as itself."""
 
@@ -272,7 +272,7 @@ class SnapshotCommand(StorageNfsVersionCommand):
     volume_path: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BackupSnapshotCommand(SnapshotCommand):
     """Legacy: copy a volume snapshot to secondary storage. Answer: BackupSnapshotAnswer."""
 
@@ -290,7 +290,7 @@ class BackupSnapshotCommand(SnapshotCommand):
     sec_host_id: JLong | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BackupSnapshotAnswer(Answer):
     """Reply to BackupSnapshotCommand."""
 
@@ -300,7 +300,7 @@ class BackupSnapshotAnswer(Answer):
     full: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ManageSnapshotCommand(Command):
     """Legacy: create ("-c") or destroy ("-d") a volume snapshot. Answer: ManageSnapshotAnswer."""
 
@@ -315,7 +315,7 @@ class ManageSnapshotCommand(Command):
     vm_name: str | None = jfield("_vmName")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ManageSnapshotAnswer(Answer):
     """Reply to ManageSnapshotCommand."""
 
@@ -324,14 +324,14 @@ class ManageSnapshotAnswer(Answer):
     snapshot_path: str | None = jfield("_snapshotPath")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateVolumeFromSnapshotCommand(SnapshotCommand):
     """Legacy: create a volume from a backed-up snapshot. Answer: CreateVolumeFromSnapshotAnswer."""
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.CreateVolumeFromSnapshotCommand"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateVolumeFromSnapshotAnswer(Answer):
     """Reply to CreateVolumeFromSnapshotCommand."""
 

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVolumeStatsCommand(Command):
     """Ask for the sizes of the volumes of one pool on this host. Answer: GetVolumeStatsAnswer."""
 
@@ -41,7 +41,7 @@ class GetVolumeStatsCommand(Command):
     pool_uuid: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVolumeStatsAnswer(Answer):
     """Reply to GetVolumeStatsCommand: one entry per requested volume path."""
 
@@ -52,7 +52,7 @@ class GetVolumeStatsAnswer(Answer):
     volume_stats: dict[str, VolumeStatsEntry] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVolumeStatCommand(Command):
     """Ask for the size of one volume (sent only by the ScaleIO driver). Answer: GetVolumeStatAnswer."""
 
@@ -63,7 +63,7 @@ class GetVolumeStatCommand(Command):
     pool_uuid: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVolumeStatAnswer(Answer):
     """Reply to GetVolumeStatCommand."""
 
@@ -76,7 +76,7 @@ class GetVolumeStatAnswer(Answer):
     virtual_size: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmDiskStatsCommand(Command):
     """Ask for per-disk I/O counters of the named VMs. Answer: GetVmDiskStatsAnswer."""
 
@@ -87,7 +87,7 @@ class GetVmDiskStatsCommand(Command):
     host_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmDiskStatsAnswer(Answer):
     """Reply to GetVmDiskStatsCommand."""
 
@@ -98,7 +98,7 @@ class GetVmDiskStatsAnswer(Answer):
     vm_disk_stats_map: dict[str, list[VmDiskStatsEntry]] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmNetworkStatsCommand(Command):
     """Ask for per-NIC byte counters of the named VMs. Answer: GetVmNetworkStatsAnswer."""
 
@@ -109,7 +109,7 @@ class GetVmNetworkStatsCommand(Command):
     host_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmNetworkStatsAnswer(Answer):
     """Reply to GetVmNetworkStatsCommand."""
 
@@ -120,7 +120,7 @@ class GetVmNetworkStatsAnswer(Answer):
     vm_network_stats_map: dict[str, list[VmNetworkStatsEntry]] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NetworkUsageCommand(Command):
     """Get (or set up) a virtual router's traffic counters. Answer: NetworkUsageAnswer."""
 
@@ -134,7 +134,7 @@ class NetworkUsageCommand(Command):
     vpc_cidr: str | None = jfield("vpcCIDR")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NetworkUsageAnswer(Answer):
     """Reply to NetworkUsageCommand."""
 

@@ -44,7 +44,7 @@ __all__ = [
 # Storage pools
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ModifyStoragePoolCommand(Command):
     """Add (``add``) or remove a primary storage pool on the host. Answer: ModifyStoragePoolAnswer."""
 
@@ -57,7 +57,7 @@ class ModifyStoragePoolCommand(Command):
     details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ModifyStoragePoolAnswer(Answer):
     """The agent's reply to ModifyStoragePoolCommand: pool capacity and the templates found on it."""
 
@@ -72,7 +72,7 @@ class ModifyStoragePoolAnswer(Answer):
     datastore_cluster_children: list[ModifyStoragePoolAnswer] | None = jfield(factory=list)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateStoragePoolCommand(ModifyStoragePoolCommand):
     """Create (and add) a primary storage pool; the C# agent only acknowledges it. Answer: Answer."""
 
@@ -84,7 +84,7 @@ class CreateStoragePoolCommand(ModifyStoragePoolCommand):
     create_details: dict[str, str] | None = jfield("_details")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeleteStoragePoolCommand(Command):
     """Remove a primary storage pool from the host; the C# agent only acknowledges it. Answer: Answer."""
 
@@ -100,14 +100,14 @@ class DeleteStoragePoolCommand(Command):
 # Storage statistics
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StorageNfsVersionCommand(Command):
     """Abstract base of storage commands that carry the NFS version to mount with."""
 
     nfs_version: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetStorageStatsCommand(StorageNfsVersionCommand):
     """Periodic capacity request for a pool or an image store. Answer: GetStorageStatsAnswer."""
 
@@ -120,7 +120,7 @@ class GetStorageStatsCommand(StorageNfsVersionCommand):
     store: DataStoreTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetStorageStatsAnswer(Answer):
     """The agent's reply to GetStorageStatsCommand: bytes (and IOPS) used and available."""
 
@@ -138,12 +138,12 @@ class GetStorageStatsAnswer(Answer):
 # Legacy volume commands (before the storage subsystem)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StorageCommand(StorageNfsVersionCommand):
     """Abstract base of the legacy storage commands."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DestroyCommand(StorageCommand):
     """Detach and delete a volume file. Answer: Answer."""
 
@@ -153,7 +153,7 @@ class DestroyCommand(StorageCommand):
     volume: VolumeTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateCommand(Command):
     """Create a volume on a pool, from a template or blank. Answer: CreateAnswer."""
 
@@ -166,7 +166,7 @@ class CreateCommand(Command):
     execute_in_sequence: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateAnswer(Answer):
     """The agent's reply to CreateCommand, describing the new volume."""
 
@@ -176,14 +176,14 @@ class CreateAnswer(Answer):
     request_template_reload: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SsCommand(StorageNfsVersionCommand):
     """Abstract base of commands that address secondary storage by URL."""
 
     sec_url: str | None = jfield(secret="url")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AbstractDownloadCommand(SsCommand):
     """Abstract base of template download commands."""
 
@@ -193,7 +193,7 @@ class AbstractDownloadCommand(SsCommand):
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PrimaryStorageDownloadCommand(AbstractDownloadCommand):
     """Copy a template from secondary to primary storage. Answer: PrimaryStorageDownloadAnswer."""
 
@@ -207,7 +207,7 @@ class PrimaryStorageDownloadCommand(AbstractDownloadCommand):
     primary_storage_url: str | None = jfield(secret="url")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PrimaryStorageDownloadAnswer(Answer):
     """The agent's reply to PrimaryStorageDownloadCommand: where the template landed and its size."""
 
@@ -221,7 +221,7 @@ class PrimaryStorageDownloadAnswer(Answer):
 # Volume migration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateVolumeCommand(Command):
     """Move a volume to another pool. Answer: MigrateVolumeAnswer."""
 
@@ -241,7 +241,7 @@ class MigrateVolumeCommand(Command):
     dest_details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateVolumeAnswer(Answer):
     """The agent's reply to MigrateVolumeCommand: the volume's new path."""
 
@@ -253,7 +253,7 @@ class MigrateVolumeAnswer(Answer):
     volume_chain: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateWithStorageCommand(Command):
     """Live-migrate a VM together with its volumes. Answer: MigrateWithStorageAnswer."""
 
@@ -267,7 +267,7 @@ class MigrateWithStorageCommand(Command):
     tgt_host: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateWithStorageAnswer(Answer):
     """The agent's reply to MigrateWithStorageCommand: the volumes as they are after the move."""
 

@@ -28,12 +28,12 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StorageSubSystemCommand(Command):
     """Abstract base of the storage-subsystem commands."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CopyCommand(StorageSubSystemCommand):
     """Copy a template, volume or snapshot between stores (download, clone, backup...). Answer: CopyCmdAnswer."""
 
@@ -47,7 +47,7 @@ class CopyCommand(StorageSubSystemCommand):
     options2: dict[str, str] | None = jfield(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CopyCmdAnswer(Answer):
     """The agent's reply to CopyCommand, describing the object created at the destination."""
 
@@ -58,7 +58,7 @@ class CopyCmdAnswer(Answer):
     new_data: DataTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateObjectCommand(StorageSubSystemCommand):
     """Create a volume (or take a snapshot) on primary storage. Answer: CreateObjectAnswer."""
 
@@ -67,7 +67,7 @@ class CreateObjectCommand(StorageSubSystemCommand):
     data: DataTO | None = jfield(required=True)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CreateObjectAnswer(Answer):
     """The agent's reply to CreateObjectCommand, describing the created object."""
 
@@ -76,7 +76,7 @@ class CreateObjectAnswer(Answer):
     data: DataTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeleteCommand(StorageSubSystemCommand):
     """Delete a volume, snapshot or backup. Answer: Answer."""
 
@@ -86,7 +86,7 @@ class DeleteCommand(StorageSubSystemCommand):
     delete_chain: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AttachCommand(StorageSubSystemCommand):
     """Attach a data disk or an ISO (``disk.type``) to a VM. Answer: AttachAnswer."""
 
@@ -99,7 +99,7 @@ class AttachCommand(StorageSubSystemCommand):
     controller_info: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AttachAnswer(Answer):
     """The agent's reply to AttachCommand, echoing the disk."""
 
@@ -108,7 +108,7 @@ class AttachAnswer(Answer):
     disk: DiskTO | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DettachCommand(StorageSubSystemCommand):
     """Detach a data disk or an ISO from a VM (Java's spelling). Answer: DettachAnswer."""
 
@@ -125,7 +125,7 @@ class DettachCommand(StorageSubSystemCommand):
     wait_detach_device: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DettachAnswer(Answer):
     """The agent's reply to DettachCommand."""
 

@@ -32,14 +32,14 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DownloadableObjectTO(WireObject):
     """Abstract base of volumes, templates and snapshots (never on the wire by itself)."""
 
     follow_redirects: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VolumeObjectTO(DownloadableObjectTO, DataTO):
     """A volume. For Hyper-V, ``path`` is the file name on its pool, often the bare uuid."""
 
@@ -87,7 +87,7 @@ class VolumeObjectTO(DownloadableObjectTO, DataTO):
     checkpoint_image_store_urls: list[str] | None = jfield(secret="url")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TemplateObjectTO(DownloadableObjectTO, DataTO):
     """A template (or ISO) on an image store or a primary pool."""
 
@@ -115,7 +115,7 @@ class TemplateObjectTO(DownloadableObjectTO, DataTO):
     deploy_as_is_configuration: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SnapshotObjectTO(DownloadableObjectTO, DataTO):
     """A volume snapshot. ``volume`` is a plain VolumeObjectTO; the three stores are wrapped."""
 
@@ -139,7 +139,7 @@ class SnapshotObjectTO(DownloadableObjectTO, DataTO):
     account_id: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PrimaryDataStoreTO(WireObject, DataStoreTO):
     """A primary storage pool (no no-arg constructor: Java zero values)."""
 
@@ -161,7 +161,7 @@ class PrimaryDataStoreTO(WireObject, DataStoreTO):
     parent_pool_type: StoragePoolType | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ImageStoreTO(WireObject, DataStoreTO):
     """An image (secondary) store by URI."""
 

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NetworkTO(WireObject):
     """A network as seen by one endpoint (base of NicTO; also HostTO's networks)."""
 
@@ -61,7 +61,7 @@ class NetworkTO(WireObject):
     ip6_dns2: str | None = jfield("ip6Dns2")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NicTO(NetworkTO):
     """A VM's network adapter. ``uuid`` (from NetworkTO) is the network's uuid, ``nic_uuid`` the NIC's."""
 
@@ -82,7 +82,7 @@ class NicTO(NetworkTO):
     network_segment_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DiskTO(WireObject):
     """One disk of a VM: its ``data`` (a wrapped VolumeObjectTO or TemplateObjectTO) and position."""
 
@@ -95,7 +95,7 @@ class DiskTO(WireObject):
     details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VirtualMachineTO(WireObject):
     """A VM's full description, as StartCommand carries it (and StartAnswer echoes it)."""
 
@@ -149,7 +149,7 @@ class VirtualMachineTO(WireObject):
     metadata: JsonObject | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StorageFilerTO(WireObject):
     """A primary storage pool as the legacy storage commands describe it."""
 
@@ -164,7 +164,7 @@ class StorageFilerTO(WireObject):
     type: StoragePoolType | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HostTO(WireObject):
     """A host and its networks (CheckOnHostCommand)."""
 
@@ -178,7 +178,7 @@ class HostTO(WireObject):
     parent: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VolumeTO(WireObject):
     """A volume as the legacy storage commands describe it."""
 
@@ -203,7 +203,7 @@ class VolumeTO(WireObject):
     chain_size: JLong | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NfsTO(WireObject, DataStoreTO):
     """An image store by URL. For Hyper-V the URL is usually ``cifs://`` despite the name."""
 
@@ -215,7 +215,7 @@ class NfsTO(WireObject, DataStoreTO):
     nfs_version: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class S3TO(WireObject, DataStoreTO):
     """An S3 image store (no no-arg constructor: Java zero values)."""
 
@@ -239,7 +239,7 @@ class S3TO(WireObject, DataStoreTO):
     max_single_upload_size_in_bytes: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DiskProfile(WireObject):
     """A disk to create (legacy CreateCommand.diskCharacteristics)."""
 

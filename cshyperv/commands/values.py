@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StoragePoolInfo(WireObject):
     """A storage pool's identity and capacity (StartupStorageCommand, ModifyStoragePoolAnswer)."""
 
@@ -41,7 +41,7 @@ class StoragePoolInfo(WireObject):
     details: dict[str, str] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TemplateProp(WireObject):
     """One template found on a store (templateInfo maps in startup and pool answers)."""
 
@@ -58,7 +58,7 @@ class TemplateProp(WireObject):
     is_corrupted: bool = jfield("isCorrupted", default=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HostVmStateReportEntry(WireObject):
     """A VM's power state as one host reports it (PingRoutingCommand._hostVmStateReport values)."""
 
@@ -68,7 +68,7 @@ class HostVmStateReportEntry(WireObject):
     host: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VmStatsEntryBase(WireObject):
     """Counters of one VM (GetVmStatsAnswer values); rates in KB, CPU in percent."""
 
@@ -90,7 +90,7 @@ class VmStatsEntryBase(WireObject):
     entity_type: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VmStatsEntry(VmStatsEntryBase):
     """VmStatsEntryBase plus the VM's uuid."""
 
@@ -99,7 +99,7 @@ class VmStatsEntry(VmStatsEntryBase):
     vm_uuid: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class HostStatsEntry(WireObject):
     """Host counters (GetHostStatsAnswer.hostStats); memory in KB, CPU in percent."""
 
@@ -117,7 +117,7 @@ class HostStatsEntry(WireObject):
     free_memory_kbs: JDouble = jfield("freeMemoryKBs", default=0.0)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class NicDetails(WireObject):
     """One NIC of GetVmConfigAnswer (a non-static inner class: no no-arg constructor for Gson)."""
 
@@ -129,7 +129,7 @@ class NicDetails(WireObject):
     state: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VolumeStatsEntry(WireObject):
     """Sizes of one volume (GetVolumeStatsAnswer values), in bytes."""
 
@@ -141,7 +141,7 @@ class VolumeStatsEntry(WireObject):
     virtual_size: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VmDiskStatsEntry(WireObject):
     """Cumulative I/O counters of one VM disk; ``delta*`` are since the agent's previous poll."""
 
@@ -160,7 +160,7 @@ class VmDiskStatsEntry(WireObject):
     delta_bytes_read: JLong = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class VmNetworkStatsEntry(WireObject):
     """Cumulative byte counters of one VM NIC, matched to CloudStack's NIC by MAC."""
 

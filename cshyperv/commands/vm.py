@@ -47,7 +47,7 @@ __all__ = [
 # Lifecycle
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartCommand(Command):
     """Start a VM from its full description (on Hyper-V this also defines it). Answer: StartAnswer."""
 
@@ -61,7 +61,7 @@ class StartCommand(Command):
     secondary_storages: list[str] | None = jfield(aliases=("secondaryStorage",), secret="url")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StartAnswer(Answer):
     """The agent's reply to StartCommand, echoing the VM it started."""
 
@@ -72,7 +72,7 @@ class StartAnswer(Answer):
     iqn_to_data: dict[str, dict[str, str]] | None = jfield("_iqnToData")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RebootCommand(Command):
     """Reset a VM. Answer: RebootAnswer."""
 
@@ -83,7 +83,7 @@ class RebootCommand(Command):
     execute_in_sequence: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RebootAnswer(Answer):
     """The agent's reply to RebootCommand."""
 
@@ -92,7 +92,7 @@ class RebootAnswer(Answer):
     vnc_port: JInt | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StopCommand(RebootCommand):
     """Stop a VM (the Hyper-V agent also deletes the VM definition, keeping its disks). Answer: StopAnswer."""
 
@@ -111,7 +111,7 @@ class StopCommand(RebootCommand):
     volumes_to_disconnect: list[dict[str, str]] | None = jfield(factory=list)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class StopAnswer(RebootAnswer):
     """The agent's reply to StopCommand."""
 
@@ -124,7 +124,7 @@ class StopAnswer(RebootAnswer):
 # State, stats, console
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckVirtualMachineCommand(Command):
     """Ask for the power state of one VM. Answer: CheckVirtualMachineAnswer."""
 
@@ -133,7 +133,7 @@ class CheckVirtualMachineCommand(Command):
     vm_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckVirtualMachineAnswer(Answer):
     """The agent's reply to CheckVirtualMachineCommand."""
 
@@ -145,7 +145,7 @@ class CheckVirtualMachineAnswer(Answer):
     state: PowerState | None = jfield(aliases=("powerstate",))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmStatsCommand(Command):
     """Periodic per-VM statistics request from the MS. Answer: GetVmStatsAnswer."""
 
@@ -156,7 +156,7 @@ class GetVmStatsCommand(Command):
     host_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmStatsAnswer(Answer):
     """The agent's reply to GetVmStatsCommand, keyed by VM name."""
 
@@ -165,7 +165,7 @@ class GetVmStatsAnswer(Answer):
     vm_stats_map: dict[str, VmStatsEntry] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVncPortCommand(Command):
     """Ask where a VM's console is reached (RDP on Hyper-V). Answer: GetVncPortAnswer."""
 
@@ -175,7 +175,7 @@ class GetVncPortCommand(Command):
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVncPortAnswer(Answer):
     """The agent's reply to GetVncPortCommand (the C# agent sends ``instanceId=<guid>`` and port -9)."""
 
@@ -189,7 +189,7 @@ class GetVncPortAnswer(Answer):
 # Migration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateCommand(Command):
     """Live-migrate a VM to another host, sent to the source host. Answer: MigrateAnswer."""
 
@@ -213,7 +213,7 @@ class MigrateCommand(Command):
     vlan_to_persistence_map: dict[str, bool] | None = jfield(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MigrateAnswer(Answer):
     """The agent's reply to MigrateCommand."""
 
@@ -222,7 +222,7 @@ class MigrateAnswer(Answer):
     vnc_port: JInt | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PrepareForMigrationCommand(Command):
     """Sent to the destination host before a migration. Answer: PrepareForMigrationAnswer."""
 
@@ -232,7 +232,7 @@ class PrepareForMigrationCommand(Command):
     rollback: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class PrepareForMigrationAnswer(Answer):
     """The destination host's reply to PrepareForMigrationCommand."""
 
@@ -246,7 +246,7 @@ class PrepareForMigrationAnswer(Answer):
 # ISO, NIC configuration, SSH check
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AttachIsoCommand(Command):
     """Legacy ISO attach/detach (not built at HEAD; ISOs go through AttachCommand). Answer: AttachIsoAnswer."""
 
@@ -261,7 +261,7 @@ class AttachIsoCommand(Command):
     force: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmConfigCommand(Command):
     """Read a VM's NICs, sent by the Hyper-V resource for Plug/UnPlugNic and IpAssoc. Answer: GetVmConfigAnswer."""
 
@@ -271,7 +271,7 @@ class GetVmConfigCommand(Command):
     nics: list[NicTO] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GetVmConfigAnswer(Answer):
     """The agent's reply to GetVmConfigCommand: MAC, VLAN and state of each NIC."""
 
@@ -281,7 +281,7 @@ class GetVmConfigAnswer(Answer):
     nics: list[NicDetails] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ModifyVmNicConfigCommand(Command):
     """Set the VLAN / switch of one VM NIC, sent by the Hyper-V resource. Answer: ModifyVmNicConfigAnswer."""
 
@@ -296,7 +296,7 @@ class ModifyVmNicConfigCommand(Command):
     switch_lable_name: str | None = jfield("switchLableName")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ModifyVmNicConfigAnswer(Answer):
     """The agent's reply to ModifyVmNicConfigCommand."""
 
@@ -305,7 +305,7 @@ class ModifyVmNicConfigAnswer(Answer):
     vm_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckSshCommand(Command):
     """Wait until a system VM answers on SSH; the Hyper-V resource handles it itself. Answer: CheckSshAnswer."""
 
@@ -318,7 +318,7 @@ class CheckSshCommand(Command):
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CheckSshAnswer(Answer):
     """The reply to CheckSshCommand (the C# agent answers ``result=true`` without checking)."""
 

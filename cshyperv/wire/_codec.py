@@ -624,40 +624,47 @@ class Converter:
 
     def _build_object_decoder(self, cls: type) -> Decoder:
         specs = field_specs(cls)
-        handlers: dict[str, tuple[str, Decoder]] = {}
-        scalar_aliases: dict[str, Decoder] = {}
+        # key -> (attribute, decoder, JSON type that needs no conversion or None)
+        handlers: dict[str, tuple[str, Decoder, type | None]] = {}
+        has_aliases = False
         for spec in specs:
             decode = self._decoder_for(spec.info)
-            handlers[spec.key] = (spec.attr, decode)
+            passthrough = {"str": str, "bool": bool}.get(spec.info.kind)
+            handlers[spec.key] = (spec.attr, decode, passthrough)
             for alias in spec.aliases:
+                has_aliases = True
                 if spec.info.kind == "list":
                     # An older single-value form of a list member (secondaryStorage -> secondaryStorages).
-                    scalar_aliases[alias] = self._decoder_for(spec.info.items[0])
-                    handlers[alias] = (spec.attr, self._alias_list_decoder(decode, scalar_aliases[alias]))
+                    item = self._decoder_for(spec.info.items[0])
+                    handlers[alias] = (spec.attr, self._alias_list_decoder(decode, item), None)
                 else:
-                    handlers[alias] = (spec.attr, decode)
+                    handlers[alias] = (spec.attr, decode, passthrough)
         required = tuple((s.attr, s.key) for s in specs if s.required)
         name = cls.__name__
+        build = _instance_builder(cls)
 
         def decode_object(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error(f"an object ({name})", value)
             kwargs: dict[str, Any] = {}
             unknown: dict[str, Any] | None = None
-            present: list[str] = []
+            saw_null = False
             for key, member in value.items():
                 if member is None:
-                    continue  # Gson treats null and absent alike
-                present.append(key)
+                    saw_null = True  # Gson treats null and absent alike
+                    continue
                 handler = handlers.get(key)
                 if handler is None:
                     if unknown is None:
                         unknown = {}
                     unknown[key] = member
                     continue
-                attr, decode = handler
-                if attr in kwargs:
+                attr, decode, passthrough = handler
+                if has_aliases and attr in kwargs:
                     continue  # the current name and an alias both present: the first one wins
+                if type(member) is passthrough:
+                    kwargs[attr] = member
+                    continue
                 try:
                     kwargs[attr] = decode(member)
                 except WireError as exc:
@@ -666,8 +673,10 @@ class Converter:
                 if attr not in kwargs:
                     raise MissingMemberError("required member is missing").at(key)
             kwargs["unknown_members"] = unknown if unknown is not None else _EMPTY
-            kwargs["wire_members"] = frozenset(present)
-            return cls(**kwargs)
+            kwargs["wire_members"] = (
+                frozenset(k for k, v in value.items() if v is not None) if saw_null else frozenset(value)
+            )
+            return build(kwargs)
 
         return decode_object
 
@@ -681,51 +690,120 @@ class Converter:
         return decode
 
     def _build_object_encoder(self, cls: type) -> Encoder:
-        plan: list[tuple[str, str, Encoder | None, Any, tuple[str, ...], tuple[str, ...], bool]] = []
-        for spec in field_specs(cls):
+        """Compile a straight-line encoder for ``cls``: one block per field, no per-field loop.
+
+        Each block skips a None value, skips a member that was absent on input and still has its
+        default, and otherwise writes the member (under the name(s) it came in with).
+        """
+        namespace: dict[str, Any] = {"WireError": WireError, "_complex": _emit_complex}
+        lines = ["def encode_object(obj):", "    d = obj.__dict__", "    out = {}", "    present = d['wire_members']"]
+        lines.append("    key = None")
+        lines.append("    try:")
+        for index, spec in enumerate(field_specs(cls)):
             encode = self._encoder_for(spec.info)
-            plan.append(
-                (spec.attr, spec.key, encode, spec.default, spec.aliases, spec.compat, spec.info.kind == "list")
-            )
+            namespace[f"E{index}"] = encode
+            namespace[f"D{index}"] = spec.default
+            key = repr(spec.key)
+            lines.append(f"        v = d[{spec.attr!r}]")
+            lines.append("        if v is not None:")
+            lines.append(f"            key = {key}")
+            if spec.aliases or spec.compat:
+                namespace[f"S{index}"] = spec
+                lines.append(f"            _complex(out, present, S{index}, E{index}, v)")
+                continue
+            lines.append(f"            if present is None or {key} in present or v != D{index}:")
+            kind = spec.info.kind
+            if kind in ("str", "bool"):
+                check = f"type(v) is {kind}"
+            elif kind == "int" and spec.info.number is not None:
+                lo, hi = spec.info.number.minimum, spec.info.number.maximum
+                check = f"type(v) is int and {lo} <= v <= {hi}"
+            elif kind == "raw":
+                check = "True"
+            else:
+                check = ""
+            if check:
+                lines.append(f"                out[{key}] = v if {check} else E{index}(v)")
+            else:
+                lines.append(f"                out[{key}] = E{index}(v)")
+        lines.append("    except WireError as exc:")
+        lines.append("        raise exc.at(key) from None")
+        lines.append("    unknown = d['unknown_members']")
+        lines.append("    if unknown:")
+        lines.append("        for k, member in unknown.items():")
+        lines.append("            if k not in out:")
+        lines.append("                out[k] = member")
+        lines.append("    return out")
+        exec(compile("\n".join(lines), f"<cshyperv encoder for {cls.__qualname__}>", "exec"), namespace)
+        encoder: Encoder = namespace["encode_object"]
+        return encoder
 
-        def encode_object(obj: Any) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            present = obj.wire_members
-            for attr, key, encode, default, aliases, compat, is_list in plan:
-                value = getattr(obj, attr)
-                if value is None:
-                    continue
-                if present is None:
-                    # Built in Python: write every non-null member, as Gson does, under the current
-                    # name and under any older name that older management servers still read.
-                    keys: tuple[str, ...] = (key, *compat)
-                else:
-                    # Decoded: write back the names that came in; a member that was absent is
-                    # written only if it was changed since (Gson reads absent as the default).
-                    keys = tuple(k for k in (key, *aliases, *compat) if k in present)
-                    if not keys:
-                        if value == default:
-                            continue
-                        keys = (key,)
-                try:
-                    assert encode is not None
-                    encoded = encode(value)
-                except WireError as exc:
-                    raise exc.at(key) from None
-                for out_key in keys:
-                    if is_list and out_key in aliases:
-                        # The older single-value form of a list member (secondaryStorage).
-                        if type(encoded) is list and len(encoded) == 1:
-                            out[out_key] = encoded[0]
-                        else:
-                            out[key] = encoded  # no longer fits the old shape: use the current one
-                    else:
-                        out[out_key] = encoded
-            unknown = obj.unknown_members
-            if unknown:
-                for key, member in unknown.items():
-                    if key not in out:
-                        out[key] = member
-            return out
 
-        return encode_object
+def _emit_complex(
+    out: dict[str, Any], present: frozenset[str] | None, spec: FieldSpec, encode: Encoder, value: Any
+) -> None:
+    """Write a member that has other names (aliases read from other versions, compat names)."""
+    key = spec.key
+    if present is None:
+        # Built in Python: the current name, plus the names older management servers still read.
+        keys: tuple[str, ...] = (key, *spec.compat)
+    else:
+        # Decoded: the names that came in; an absent member only if it changed since.
+        keys = tuple(k for k in (key, *spec.aliases, *spec.compat) if k in present)
+        if not keys:
+            if value == spec.default:
+                return
+            keys = (key,)
+    encoded = encode(value)
+    is_list = spec.info.kind == "list"
+    for out_key in keys:
+        if is_list and out_key in spec.aliases and out_key not in spec.compat:
+            # The older single-value form of a list member (secondaryStorage).
+            if type(encoded) is list and len(encoded) == 1:
+                out[out_key] = encoded[0]
+            else:
+                out[key] = encoded  # no longer fits the old shape: use the current one
+        else:
+            out[out_key] = encoded
+
+
+def _instance_builder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """Make instances of an attrs model class from decoded attributes, the fast way when allowed.
+
+    Model classes are frozen dict classes without validators or converters, so filling
+    ``__dict__`` (defaults, then decoded values) is what ``__init__`` would do, minus the cost of
+    one frozen ``__setattr__`` per field. Classes with validators, converters or a post-init hook
+    (a plug-in's) go through ``__init__``.
+    """
+    fields = attrs.fields(cls)
+    slotted = "__dict__" not in dir(cls) or getattr(cls, "__slots__", None) is not None
+    if (
+        slotted
+        or hasattr(cls, "__attrs_post_init__")
+        or any(f.validator is not None or f.converter is not None for f in fields)
+    ):
+        return lambda kwargs: cls(**kwargs)
+    static: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for f in fields:
+        default: Any = f.default
+        factory = getattr(default, "factory", None)
+        if factory is not None and getattr(default, "takes_self", False) is False:
+            factories.append((f.name, factory))
+        elif default is attrs.NOTHING:
+            return lambda kwargs: cls(**kwargs)
+        else:
+            static[f.name] = default
+    new = object.__new__
+
+    def build(kwargs: dict[str, Any]) -> Any:
+        obj: Any = new(cls)
+        slots = obj.__dict__
+        slots.update(static)
+        for name, factory in factories:
+            if name not in kwargs:
+                slots[name] = factory()
+        slots.update(kwargs)
+        return obj
+
+    return build

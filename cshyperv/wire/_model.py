@@ -186,7 +186,7 @@ def wire_key(field: attrs.Attribute[Any]) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class WireObject:
     """Base of every class that crosses the wire.
 
@@ -205,7 +205,7 @@ class WireObject:
     wire_members: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Command(WireObject):
     """``com.cloud.agent.api.Command``: what the management server asks an agent to do."""
 
@@ -216,7 +216,7 @@ class Command(WireObject):
     external_details: dict[str, dict[str, str]] | None = jfield(secret=True)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Answer(Command):
     """``com.cloud.agent.api.Answer``: the reply to a Command.
 
@@ -244,7 +244,7 @@ class DataStoreTO:
     """Marker for ``com.cloud.agent.api.to.DataStoreTO``: a field of this type is FQCN-wrapped."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class OpaqueTO(WireObject, DataTO, DataStoreTO):
     """A wrapped DataTO/DataStoreTO whose Java class this model does not know.
 

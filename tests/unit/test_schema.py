@@ -89,3 +89,16 @@ def test_schema_files_are_valid_draft_2020_12() -> None:
     for path in Path(SCHEMAS).glob("*.json"):
         if path.name != "index.json":
             Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_fast_and_reference_validators_agree() -> None:
+    """jsonschema-rs (the fast path) and jsonschema (the explainer) give the same verdicts."""
+    pytest.importorskip("jsonschema_rs")
+    fast, reference = SchemaValidator(use_rust=True), SchemaValidator(use_rust=False)
+    cls = builtin_registry().lookup("com.cloud.agent.api.StartCommand")
+    body = json.loads((ROOT / "tests" / "samples" / "cmd-StartCommand.json").read_bytes())
+    bad = {**body, "vm": {**body["vm"], "cpus": "two"}}
+    for document in (body, bad, {"vm": None}, {}):
+        assert fast.is_valid(cls, document) == reference.is_valid(cls, document)
+    with pytest.raises(SchemaValidationError):
+        fast.validate(cls, bad)
