@@ -40,6 +40,7 @@ from cshyperv.commands.enums import (
 )
 from cshyperv.commands.generic import (
     Answer,
+    Command,
     UnsupportedAnswer,
 )
 from cshyperv.commands.host import (
@@ -257,6 +258,7 @@ __all__ = [
     "CheckVirtualMachineAnswer",
     "CheckVirtualMachineCommand",
     "CleanupNetworkRulesCmd",
+    "Command",
     "CommandState",
     "CopyCmdAnswer",
     "CopyCommand",

@@ -6,9 +6,9 @@ from typing import ClassVar
 
 import attrs
 
-from cshyperv.wire._model import Answer
+from cshyperv.wire._model import Answer, Command
 
-__all__ = ["Answer", "UnsupportedAnswer"]
+__all__ = ["Answer", "Command", "UnsupportedAnswer"]
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -1,0 +1,394 @@
+"""Storage handlers: pools, capacity, the storage subsystem (copy, create, delete, attach, detach).
+
+Disk files are created, cloned and resized by the hypervisor (only it can write VHDX); files that
+merely move (templates between secondary and primary storage) are streamed through the storage
+adaptors, written under a temporary name and renamed, so no partial file is ever visible under its
+final name.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid as uuidlib
+from typing import Any
+
+import attrs
+
+from cshyperv import deadline
+from cshyperv.commands import (
+    Answer,
+    AttachAnswer,
+    AttachCommand,
+    CopyCmdAnswer,
+    CopyCommand,
+    CreateAnswer,
+    CreateCommand,
+    CreateObjectAnswer,
+    CreateObjectCommand,
+    DataStoreRole,
+    DeleteCommand,
+    DestroyCommand,
+    DettachAnswer,
+    DettachCommand,
+    GetStorageStatsAnswer,
+    GetStorageStatsCommand,
+    ImageFormat,
+    ImageStoreTO,
+    MigrateVolumeAnswer,
+    MigrateVolumeCommand,
+    ModifyStoragePoolAnswer,
+    ModifyStoragePoolCommand,
+    NfsTO,
+    PrimaryDataStoreTO,
+    PrimaryStorageDownloadAnswer,
+    PrimaryStorageDownloadCommand,
+    ResizeVolumeAnswer,
+    ResizeVolumeCommand,
+    StoragePoolInfo,
+    TemplateObjectTO,
+    VolumeObjectTO,
+    VolumeTO,
+    VolumeType,
+)
+from cshyperv.errors import MissingMemberError, UnsupportedOperationError, VolumeNotFoundError
+from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, SupportsVolumes
+from cshyperv.resource._context import ResourceContext
+from cshyperv.resource._translate import disk_file, store_root
+
+__all__ = ["HANDLERS", "copy_file"]
+
+CHUNK = 4 * 1024 * 1024
+
+
+def _role(store: Any) -> DataStoreRole | None:
+    if isinstance(store, PrimaryDataStoreTO):
+        return DataStoreRole.Primary
+    if isinstance(store, NfsTO):
+        return store.role or DataStoreRole.Image
+    if isinstance(store, ImageStoreTO):
+        return store.role or DataStoreRole.Image
+    return None
+
+
+def _join(root: str, name: str) -> str:
+    sep = "\\" if ("\\" in root or root[1:2] == ":") else "/"
+    return root.rstrip("\\/") + sep + name.replace("/", sep).lstrip(sep)
+
+
+def copy_file(ctx: ResourceContext, source: str, target: str) -> int:
+    """Stream ``source`` to ``target`` (any two locations); returns the bytes copied.
+
+    Written as ``<target>.<random>.partial`` and renamed at the end: a failed copy leaves nothing
+    under the target name. Honours the deadline between chunks.
+    """
+    src_adaptor, src_path = ctx.storage.locate(source)
+    dst_adaptor, dst_path = ctx.storage.locate(target)
+    parent = posixpath.dirname(dst_path)
+    if parent:
+        dst_adaptor.mkdir(parent)
+    partial = f"{dst_path}.{uuidlib.uuid4().hex[:8]}.partial"
+    copied = 0
+    try:
+        if src_adaptor is dst_adaptor:
+            dst_adaptor.copy(src_path, partial)  # server-side where the backend can
+            copied = dst_adaptor.stat(partial).size
+        else:
+            with src_adaptor.open_read(src_path) as reader, dst_adaptor.open_write(partial) as writer:
+                while chunk := reader.read(CHUNK):
+                    deadline.check("copy")
+                    writer.write(chunk)
+                    copied += len(chunk)
+        dst_adaptor.rename(partial, dst_path)
+    except FileNotFoundError:
+        dst_adaptor.remove(partial)
+        raise VolumeNotFoundError(source) from None
+    except BaseException:
+        dst_adaptor.remove(partial)
+        raise
+    return copied
+
+
+def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
+    adaptor, path = ctx.storage.locate(root)
+    adaptor.mkdir(path)
+    usage = adaptor.disk_usage(path)
+    return usage.total_bytes, usage.free_bytes
+
+
+def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
+    assert cmd.pool is not None  # required by the model
+    root = store_root(cmd.pool)
+    if not cmd.add:
+        return Answer(result=True, details="pool removed")
+    total, free = _usage(ctx, root)
+    info = StoragePoolInfo(
+        uuid=cmd.pool.uuid,
+        host=cmd.pool.host,
+        local_path=root,
+        host_path=cmd.pool.path,
+        pool_type=cmd.pool.type,
+        capacity_bytes=total,
+        available_bytes=free,
+    )
+    return ModifyStoragePoolAnswer(result=True, pool_info=info, template_info={})
+
+
+def storage_stats(ctx: ResourceContext, cmd: GetStorageStatsCommand) -> Answer:
+    if cmd.store is not None:
+        root = store_root(cmd.store)
+    elif cmd.local_path:
+        root = cmd.local_path
+    else:
+        raise MissingMemberError("required member is missing").at("store")
+    total, free = _usage(ctx, root)
+    return GetStorageStatsAnswer(result=True, capacity_bytes=total, used_bytes=total - free)
+
+
+def _file_name(obj: Any, fmt: ImageFormat | None, default_ext: str = "vhdx") -> str:
+    base = obj.uuid or obj.name or uuidlib.uuid4().hex
+    ext = str(fmt.value).lower() if fmt is not None else default_ext
+    return f"{base}.{ext}"
+
+
+def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
+    src, dest = cmd.src_to, cmd.dest_to
+    src_role = _role(getattr(src, "image_data_store", None) or getattr(src, "data_store", None))
+    dest_role = _role(getattr(dest, "image_data_store", None) or getattr(dest, "data_store", None))
+
+    if isinstance(src, TemplateObjectTO) and isinstance(dest, TemplateObjectTO) and dest_role is DataStoreRole.Primary:
+        # Template from secondary (or another pool) to primary storage.
+        source = disk_file(src)
+        name = _file_name(dest, dest.format or src.format, posixpath.splitext(src.path or "")[1].lstrip(".") or "vhdx")
+        target = _join(store_root(dest.image_data_store), name)
+        copy_file(ctx, source, target)
+        size = _virtual_size(ctx, target)
+        new = TemplateObjectTO(path=name, size=size, physical_size=size, format=dest.format or src.format)
+        return CopyCmdAnswer(result=True, new_data=new)
+
+    if isinstance(src, TemplateObjectTO) and isinstance(dest, VolumeObjectTO) and src_role is DataStoreRole.Primary:
+        # Root volume from a template already on primary storage.
+        hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+        template = disk_file(src)
+        name = _file_name(dest, src.format)
+        target = _join(store_root(dest.data_store), name)
+        if ctx.settings.differencing_root_disks:
+            info = hv.create_volume(target, dest.size or 0, parent=template)
+        else:
+            info = hv.clone_volume(template, target, size_bytes=dest.size)
+        volume = VolumeObjectTO(path=name, size=info.size_bytes, format=src.format, volume_type=dest.volume_type)
+        return CopyCmdAnswer(result=True, new_data=volume)
+
+    if isinstance(src, VolumeObjectTO) and isinstance(dest, VolumeObjectTO):
+        source = disk_file(src)
+        name = _file_name(dest, src.format)
+        target = _join(store_root(dest.data_store), name)
+        copy_file(ctx, source, target)
+        copied_volume = VolumeObjectTO(path=name, size=src.size, format=src.format, volume_type=src.volume_type)
+        return CopyCmdAnswer(result=True, new_data=copied_volume)
+
+    if isinstance(src, VolumeObjectTO) and isinstance(dest, TemplateObjectTO):
+        source = disk_file(src)
+        name = _file_name(dest, src.format)
+        folder = dest.path or ""
+        target = _join(store_root(dest.image_data_store), posixpath.join(folder, name) if folder else name)
+        copied = copy_file(ctx, source, target)
+        _write_template_properties(ctx, target, dest, name, size=copied, src=src)
+        new = TemplateObjectTO(
+            path=posixpath.join(folder, name) if folder else name,
+            size=src.size,
+            physical_size=copied,
+            format=src.format,
+        )
+        return CopyCmdAnswer(result=True, new_data=new)
+
+    kinds = f"{type(src).__name__} -> {type(dest).__name__}"
+    return CopyCmdAnswer(result=False, details=f"copying {kinds} is not implemented yet")
+
+
+def _virtual_size(ctx: ResourceContext, path: str) -> int:
+    hv: Any = ctx.hypervisor
+    if Capability.VOLUMES in ctx.hypervisor.capabilities and isinstance(hv, SupportsVolumes):
+        info = hv.volume_info(path)
+        if info is not None:
+            return info.size_bytes
+    adaptor, rel = ctx.storage.locate(path)
+    return adaptor.stat(rel).size
+
+
+def _write_template_properties(
+    ctx: ResourceContext, target: str, dest: TemplateObjectTO, name: str, *, size: int, src: VolumeObjectTO
+) -> None:
+    # The secondary storage VM lists templates from these files; keys as CloudStack writes them.
+    adaptor, rel = ctx.storage.locate(target)
+    fmt = str(src.format.value).lower() if src.format is not None else "vhdx"
+    lines = [
+        f"filename={name}",
+        f"id={dest.id}",
+        "public=true",
+        f"{fmt}=true",
+        f"{fmt}.filename={name}",
+        f"{fmt}.size={size}",
+        f"{fmt}.virtualsize={src.size or size}",
+        f"virtualsize={src.size or size}",
+        f"size={size}",
+        f"uniquename={dest.unique_name or dest.name or name}",
+        f"description={dest.display_text or ''}",
+        "hvm=true",
+    ]
+    with adaptor.open_write(posixpath.join(posixpath.dirname(rel), "template.properties")) as out:
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def create_object(ctx: ResourceContext, cmd: CreateObjectCommand) -> Answer:
+    data = cmd.data
+    if not isinstance(data, VolumeObjectTO):
+        return CreateObjectAnswer(result=False, details=f"not supported type: {type(data).__name__}")
+    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+    name = _file_name(data, data.format)
+    target = _join(store_root(data.data_store), name)
+    info = hv.create_volume(target, data.size or 0)
+    new = attrs.evolve(data, path=name, size=info.size_bytes, format=data.format or ImageFormat.VHDX)
+    return CreateObjectAnswer(result=True, data=new)
+
+
+def delete(ctx: ResourceContext, cmd: DeleteCommand) -> Answer:
+    data = cmd.data
+    if isinstance(data, VolumeObjectTO):
+        hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+        hv.delete_volume(disk_file(data))
+        return Answer(result=True)
+    if isinstance(data, TemplateObjectTO):
+        adaptor, rel = ctx.storage.locate(disk_file(data))
+        adaptor.remove(rel)
+        return Answer(result=True)
+    return Answer(result=False, details=f"unsupported type: {type(data).__name__}")
+
+
+def destroy(ctx: ResourceContext, cmd: DestroyCommand) -> Answer:
+    if cmd.volume is None or not cmd.volume.path:
+        raise MissingMemberError("required member is missing").at("volume")
+    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+    path = cmd.volume.path
+    if cmd.volume.mount_point and not (path.startswith("\\\\") or path[1:2] == ":"):
+        path = _join(cmd.volume.mount_point, path)
+    if cmd.vm_name and Capability.DISKS in ctx.hypervisor.capabilities:
+        ctx.require(Capability.DISKS, SupportsDisks).detach_disk(cmd.vm_name, path)
+    hv.delete_volume(path)
+    return Answer(result=True)
+
+
+def _disk_spec(disk: Any) -> DiskSpec:
+    kind = DiskKind.ISO if disk.type == VolumeType.ISO else DiskKind.DATA
+    if disk.data is None:
+        raise MissingMemberError("required member is missing").at("data")
+    return DiskSpec(kind=kind, path=disk_file(disk.data), position=int(disk.disk_seq or 0))
+
+
+def attach(ctx: ResourceContext, cmd: AttachCommand) -> Answer:
+    hv = ctx.require(Capability.DISKS, SupportsDisks)
+    assert cmd.disk is not None  # required by the model
+    if not cmd.vm_name:
+        raise MissingMemberError("required member is missing").at("vmName")
+    hv.attach_disk(cmd.vm_name, _disk_spec(cmd.disk))
+    return AttachAnswer(result=True, disk=cmd.disk)
+
+
+def dettach(ctx: ResourceContext, cmd: DettachCommand) -> Answer:
+    hv = ctx.require(Capability.DISKS, SupportsDisks)
+    assert cmd.disk is not None  # required by the model
+    if not cmd.vm_name:
+        raise MissingMemberError("required member is missing").at("vmName")
+    hv.detach_disk(cmd.vm_name, _disk_spec(cmd.disk).path)
+    return DettachAnswer(result=True, disk=cmd.disk)
+
+
+def resize(ctx: ResourceContext, cmd: ResizeVolumeCommand) -> Answer:
+    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+    if not cmd.path or cmd.pool is None:
+        raise MissingMemberError("required member is missing").at("path" if not cmd.path else "pool")
+    if cmd.new_size is None:
+        raise MissingMemberError("required member is missing").at("newSize")
+    name = cmd.path if "." in cmd.path else f"{cmd.path}.vhdx"
+    target = _join(store_root(cmd.pool), name)
+    info = hv.volume_info(target)
+    if info is not None and cmd.new_size < info.size_bytes and not cmd.shrink_ok:
+        raise UnsupportedOperationError("shrinking a volume needs shrinkOk")
+    new = hv.resize_volume(target, cmd.new_size)
+    return ResizeVolumeAnswer(result=True, new_size=new.size_bytes)
+
+
+def create_legacy(ctx: ResourceContext, cmd: CreateCommand) -> Answer:
+    """The pre-storage-subsystem volume create: empty, or a copy of ``templateUrl`` on the pool."""
+    if cmd.pool is None or cmd.disk_characteristics is None:
+        raise MissingMemberError("required member is missing").at("pool" if cmd.pool is None else "diskCharacteristics")
+    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+    root = store_root(cmd.pool)
+    disk = cmd.disk_characteristics
+    name = f"{uuidlib.uuid4()}.vhdx"
+    target = _join(root, name)
+    if cmd.template_url:
+        template = cmd.template_url
+        if not (template.startswith("\\\\") or template[1:2] == ":"):
+            template = _join(root, template)
+        info = hv.clone_volume(template, target, size_bytes=disk.size or None)
+    else:
+        info = hv.create_volume(target, disk.size)
+    volume = VolumeTO(
+        id=cmd.vol_id,
+        name=disk.name,
+        mount_point=root,
+        path=name,
+        size=info.size_bytes,
+        type=disk.type,
+        storage_pool_type=cmd.pool.type,
+        storage_pool_uuid=cmd.pool.uuid,
+    )
+    return CreateAnswer(result=True, volume=volume)
+
+
+def primary_download(ctx: ResourceContext, cmd: PrimaryStorageDownloadCommand) -> Answer:
+    """Legacy template download onto primary storage, from a ``cifs://`` (or UNC) image store URL."""
+    if not cmd.url:
+        raise MissingMemberError("required member is missing").at("url")
+    if cmd.url.lower().startswith(("http://", "https://")):
+        raise UnsupportedOperationError("downloading templates over HTTP is not available in this agent yet")
+    pool_root = cmd.local_path or (store_root(cmd.primary_pool) if cmd.primary_pool is not None else None)
+    if not pool_root:
+        raise MissingMemberError("required member is missing").at("localPath")
+    file_name = posixpath.basename(cmd.url.split("?", 1)[0].replace("\\", "/"))
+    name = f"{cmd.name or uuidlib.uuid4().hex}{posixpath.splitext(file_name)[1] or '.vhdx'}"
+    target = _join(pool_root, name)
+    copied = copy_file(ctx, cmd.url, target)
+    return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=copied)
+
+
+def migrate_volume(ctx: ResourceContext, cmd: MigrateVolumeCommand) -> Answer:
+    """Move a detached volume's file to another pool (copy, then delete the source)."""
+    if not cmd.volume_path or cmd.pool is None:
+        raise MissingMemberError("required member is missing").at("volumePath" if not cmd.volume_path else "pool")
+    if cmd.attached_vm_name:
+        raise UnsupportedOperationError("moving the disk of a VM needs live storage migration (MigrateWithStorage)")
+    source_root = store_root(cmd.source_pool) if cmd.source_pool is not None else None
+    name = cmd.volume_path if "." in cmd.volume_path else f"{cmd.volume_path}.vhdx"
+    source = name if source_root is None else _join(source_root, name)
+    target = _join(store_root(cmd.pool), name)
+    copy_file(ctx, source, target)
+    src_adaptor, src_rel = ctx.storage.locate(source)
+    src_adaptor.remove(src_rel)
+    return MigrateVolumeAnswer(result=True, volume_path=cmd.volume_path)
+
+
+HANDLERS = {
+    CreateCommand: create_legacy,
+    PrimaryStorageDownloadCommand: primary_download,
+    MigrateVolumeCommand: migrate_volume,
+    ModifyStoragePoolCommand: modify_pool,
+    GetStorageStatsCommand: storage_stats,
+    CopyCommand: copy,
+    CreateObjectCommand: create_object,
+    DeleteCommand: delete,
+    DestroyCommand: destroy,
+    AttachCommand: attach,
+    DettachCommand: dettach,
+    ResizeVolumeCommand: resize,
+}

@@ -1,0 +1,133 @@
+"""The StorageAdaptor protocol and the local-directory implementation.
+
+A storage adaptor is rooted at one place (an SMB share, an NFS export, a local directory) and takes
+``/``-separated paths relative to it. Errors are :class:`OSError` subclasses carrying an errno, so
+``except FileNotFoundError`` works whatever the backend.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat as statmod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["DiskUsage", "FileStat", "LocalStorageAdaptor", "StorageAdaptor"]
+
+
+@attrs.frozen
+class FileStat:
+    size: int
+    is_dir: bool
+    mtime: float
+
+
+@attrs.frozen
+class DiskUsage:
+    total_bytes: int
+    free_bytes: int
+
+    @property
+    def used_bytes(self) -> int:
+        return self.total_bytes - self.free_bytes
+
+
+@runtime_checkable
+class StorageAdaptor(Protocol):
+    """File operations relative to one storage root. Thread-safe; no mount needed."""
+
+    def stat(self, path: str) -> FileStat: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def listdir(self, path: str = "") -> list[str]: ...
+
+    def open_read(self, path: str) -> BinaryIO: ...
+
+    def open_write(self, path: str) -> BinaryIO:
+        """Create or truncate; the parent directory must exist."""
+
+    def mkdir(self, path: str, *, parents: bool = True) -> None:
+        """Create a directory (and its parents); existing is fine."""
+
+    def rename(self, source: str, target: str) -> None:
+        """Rename, replacing ``target`` if it exists (atomic where the backend allows)."""
+
+    def remove(self, path: str) -> None:
+        """Remove a file, or a directory tree. Absent is fine."""
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy a file within this store (server-side where the backend can)."""
+
+    def disk_usage(self, path: str = "") -> DiskUsage: ...
+
+    def walk(self, path: str = "") -> Iterator[str]:
+        """Every file below ``path`` (relative paths), depth first."""
+
+
+def _clean(path: str) -> list[str]:
+    parts = [p for p in path.replace("\\", "/").split("/") if p and p != "."]
+    if any(p == ".." for p in parts):
+        raise PermissionError(errno.EACCES, "'..' is not allowed in a storage path")
+    return parts
+
+
+class LocalStorageAdaptor:
+    """A :class:`StorageAdaptor` over a local directory (the simulator's shares, tests, caches)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStorageAdaptor({str(self.root)!r})"
+
+    def local_path(self, path: str) -> Path:
+        return self.root.joinpath(*_clean(path))
+
+    def stat(self, path: str) -> FileStat:
+        st = self.local_path(path).stat()
+        return FileStat(size=st.st_size, is_dir=statmod.S_ISDIR(st.st_mode), mtime=st.st_mtime)
+
+    def exists(self, path: str) -> bool:
+        return self.local_path(path).exists()
+
+    def listdir(self, path: str = "") -> list[str]:
+        return sorted(os.listdir(self.local_path(path)))
+
+    def open_read(self, path: str) -> BinaryIO:
+        return self.local_path(path).open("rb")
+
+    def open_write(self, path: str) -> BinaryIO:
+        return self.local_path(path).open("wb")
+
+    def mkdir(self, path: str, *, parents: bool = True) -> None:
+        self.local_path(path).mkdir(parents=parents, exist_ok=True)
+
+    def rename(self, source: str, target: str) -> None:
+        os.replace(self.local_path(source), self.local_path(target))
+
+    def remove(self, path: str) -> None:
+        target = self.local_path(path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=False)
+        else:
+            target.unlink(missing_ok=True)
+
+    def copy(self, source: str, target: str) -> None:
+        shutil.copyfile(self.local_path(source), self.local_path(target))
+
+    def disk_usage(self, path: str = "") -> DiskUsage:
+        usage = shutil.disk_usage(self.local_path(path) if self.local_path(path).exists() else self.root)
+        return DiskUsage(total_bytes=usage.total, free_bytes=usage.free)
+
+    def walk(self, path: str = "") -> Iterator[str]:
+        base = self.local_path(path)
+        for dirpath, _dirnames, filenames in os.walk(base):
+            rel = Path(dirpath).relative_to(self.root)
+            for name in sorted(filenames):
+                yield (rel / name).as_posix()

@@ -1,0 +1,75 @@
+"""Simulator specifics the conformance kit does not cover: shared state, faults, latency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cshyperv.errors import InsufficientResourcesError, JobFailedError, OperationTimeoutError
+from cshyperv.hypervisor import VmSpec, VmState
+from cshyperv.simulator import HostProfile, SimulatorHypervisor, create
+
+GiB = 1024**3
+
+CREATE_AND_START = """
+import sys
+from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.hypervisor import VmSpec
+hv = SimulatorHypervisor(sys.argv[1])
+hv.create_vm(VmSpec(name=sys.argv[2], memory_bytes=2**30))
+hv.start_vm(sys.argv[2])
+"""
+
+
+def test_processes_share_state_and_never_duplicate_a_vm(tmp_path: Path) -> None:
+    """Eight processes creating the same VM at once (as Extensions calls do) leave one VM."""
+    db = tmp_path / "shared.db"
+    procs = [subprocess.Popen([sys.executable, "-c", CREATE_AND_START, str(db), "i-2-1-VM"]) for _ in range(8)] + [
+        subprocess.Popen([sys.executable, "-c", CREATE_AND_START, str(db), f"i-2-{n}-VM"]) for n in (2, 3)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 10
+    vms = SimulatorHypervisor(db).list_vms()
+    assert sorted(v.name for v in vms) == ["i-2-1-VM", "i-2-2-VM", "i-2-3-VM"]
+    assert all(v.state is VmState.RUNNING for v in vms)
+
+
+def test_memory_is_accounted_when_starting(tmp_path: Path) -> None:
+    hv = SimulatorHypervisor(tmp_path / "s.db", host=HostProfile(memory_bytes=4 * GiB))
+    for name in ("a", "b", "c"):
+        hv.create_vm(VmSpec(name=name, memory_bytes=2 * GiB))
+    hv.start_vm("a")
+    hv.start_vm("b")
+    with pytest.raises(InsufficientResourcesError):
+        hv.start_vm("c")
+    hv.stop_vm("a")
+    hv.start_vm("c")
+
+
+def test_injected_faults_and_latency(tmp_path: Path) -> None:
+    hv = SimulatorHypervisor(tmp_path / "s.db", faults={"start_vm": JobFailedError("injected", code=32768)})
+    hv.create_vm(VmSpec(name="a"))
+    with pytest.raises(JobFailedError, match="32768"):
+        hv.start_vm("a")
+    slow = SimulatorHypervisor(tmp_path / "s.db", latency_s=0.05)
+    started = time.monotonic()
+    slow.get_vm("a")
+    assert time.monotonic() - started >= 0.05
+    from cshyperv import deadline
+
+    with deadline.deadline_scope(0.01), pytest.raises(OperationTimeoutError):
+        slow.get_vm("a")
+
+
+def test_factory_reads_string_settings(tmp_path: Path) -> None:
+    hv = create({"state": str(tmp_path / "f.db"), "host": "hv9", "cpus": "8", "memory_gb": "32", "latency_ms": "0"})
+    info = hv.host_info()
+    assert (info.name, info.cpus, info.memory_bytes) == ("hv9", 8, 32 * GiB)
+
+
+def test_in_memory_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="database file"):
+        SimulatorHypervisor(":memory:", files_root=tmp_path)
