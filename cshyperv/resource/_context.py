@@ -53,6 +53,8 @@ class ResourceContext:
         self.storage = storage
         self.settings = settings
         self.host_guid: str | None = None
+        # Pools the management server told us about (ModifyStoragePoolCommand): uuid -> host path.
+        self.pools: dict[str, str] = {}
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 

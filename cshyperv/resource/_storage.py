@@ -32,6 +32,8 @@ from cshyperv.commands import (
     DettachCommand,
     GetStorageStatsAnswer,
     GetStorageStatsCommand,
+    GetVolumeStatsAnswer,
+    GetVolumeStatsCommand,
     ImageFormat,
     ImageStoreTO,
     MigrateVolumeAnswer,
@@ -47,6 +49,7 @@ from cshyperv.commands import (
     StoragePoolInfo,
     TemplateObjectTO,
     VolumeObjectTO,
+    VolumeStatsEntry,
     VolumeTO,
     VolumeType,
 )
@@ -119,7 +122,10 @@ def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
     assert cmd.pool is not None  # required by the model
     root = store_root(cmd.pool)
     if not cmd.add:
+        ctx.pools.pop(cmd.pool.uuid or "", None)
         return Answer(result=True, details="pool removed")
+    if cmd.pool.uuid:
+        ctx.pools[cmd.pool.uuid] = root
     total, free = _usage(ctx, root)
     info = StoragePoolInfo(
         uuid=cmd.pool.uuid,
@@ -378,7 +384,27 @@ def migrate_volume(ctx: ResourceContext, cmd: MigrateVolumeCommand) -> Answer:
     return MigrateVolumeAnswer(result=True, volume_path=cmd.volume_path)
 
 
+def volume_stats(ctx: ResourceContext, cmd: GetVolumeStatsCommand) -> Answer:
+    """Sizes of volumes on one pool, keyed by the strings CloudStack sent (volume paths)."""
+    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
+    root = ctx.pools.get(cmd.pool_uuid or "")
+    if root is None:
+        raise UnsupportedOperationError("unknown storage pool: it was never added to this host")
+    stats = {}
+    for key in cmd.volume_uuids or ():
+        if not key:
+            continue
+        name = key if "." in key else f"{key}.vhdx"
+        info = hv.volume_info(_join(root, name))
+        if info is not None:
+            stats[key] = VolumeStatsEntry(
+                volume_uuid=key, physical_size=info.physical_bytes, virtual_size=info.size_bytes
+            )
+    return GetVolumeStatsAnswer(result=True, pool_uuid=cmd.pool_uuid, pool_type=cmd.pool_type, volume_stats=stats)
+
+
 HANDLERS = {
+    GetVolumeStatsCommand: volume_stats,
     CreateCommand: create_legacy,
     PrimaryStorageDownloadCommand: primary_download,
     MigrateVolumeCommand: migrate_volume,

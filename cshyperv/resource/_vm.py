@@ -34,6 +34,8 @@ from cshyperv.commands import (
     PowerState,
     RebootAnswer,
     RebootCommand,
+    ReplugNicAnswer,
+    ReplugNicCommand,
     RevertToVMSnapshotAnswer,
     RevertToVMSnapshotCommand,
     ScaleVmAnswer,
@@ -244,6 +246,15 @@ def unplug_nic(ctx: ResourceContext, cmd: UnPlugNicCommand) -> Answer:
     return UnPlugNicAnswer(result=True)
 
 
+def replug_nic(ctx: ResourceContext, cmd: ReplugNicCommand) -> Answer:
+    """Reconnect a NIC with new settings (its VLAN): on Hyper-V a VLAN change, not a re-plug."""
+    hv = ctx.require(Capability.NICS, SupportsNics)
+    if cmd.nic is None or not cmd.nic.mac:
+        raise MissingMemberError("required member is missing").at("nic")
+    hv.set_nic_vlan(_name(cmd.instance_name, "instanceName"), cmd.nic.mac, vlan_of(cmd.nic))
+    return ReplugNicAnswer(result=True)
+
+
 def scale(ctx: ResourceContext, cmd: ScaleVmCommand) -> Answer:
     hv = ctx.require(Capability.SCALING, SupportsScaling)
     name = _name(cmd.vm_name or (cmd.vm.name if cmd.vm is not None else None), "vmName")
@@ -298,6 +309,7 @@ HANDLERS = {
     ModifyVmNicConfigCommand: modify_vm_nic,
     PlugNicCommand: plug_nic,
     UnPlugNicCommand: unplug_nic,
+    ReplugNicCommand: replug_nic,
     ScaleVmCommand: scale,
     CreateVMSnapshotCommand: create_vm_snapshot,
     DeleteVMSnapshotCommand: delete_vm_snapshot,

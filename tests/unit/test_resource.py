@@ -307,3 +307,28 @@ def test_deadline_turns_into_a_failed_answer(tmp_path: Path, scenario: Scenario)
         answer = resource.execute(StopCommand(vm_name="x"))
     assert not answer.result and "deadline" in (answer.details or "")
     assert issubclass(OperationTimeoutError, TimeoutError)
+
+
+def test_volume_stats_on_a_known_pool(resource: ServerResource, scenario: Scenario) -> None:
+    from cshyperv.commands import GetVolumeStatsCommand, StoragePoolType
+
+    assert resource.execute(scenario.modify_storage_pool()).result
+    root = deploy(resource, scenario)
+    key = root.rsplit(".", 1)[0]
+    command = GetVolumeStatsCommand(
+        volume_uuids=[key, "gone"], pool_uuid=scenario.pool_uuid, pool_type=StoragePoolType.SMB
+    )
+    answer = resource.execute(command)
+    assert answer.result and set(answer.volume_stats) == {key}  # type: ignore[attr-defined]
+    assert answer.volume_stats[key].virtual_size == scenario.root_size  # type: ignore[attr-defined]
+    unknown = resource.execute(GetVolumeStatsCommand(volume_uuids=[key], pool_uuid="nope"))
+    assert not unknown.result and type(unknown).__name__ == "GetVolumeStatsAnswer"
+
+
+def test_replug_changes_the_vlan(resource: ServerResource, scenario: Scenario, sim: SimulatorHypervisor) -> None:
+    from cshyperv.commands import ReplugNicCommand
+
+    deploy(resource, scenario)
+    nic = NicTO(mac="02:00:51:2c:00:0e", broadcast_uri="vlan://777")
+    assert resource.execute(ReplugNicCommand(nic=nic, instance_name=scenario.vm_name)).result
+    assert sim.get_vm(scenario.vm_name).nics[0].vlan == 777  # type: ignore[union-attr]
