@@ -208,7 +208,10 @@ def field_specs(cls: type[WireObject]) -> tuple[FieldSpec, ...]:
             nullable=_admits_none(hints[field.name]),
             field=field,
         )
-        specs.append((rank[_declaring_class(cls, field.name)], position, spec))
+        declaring = _declaring_class(cls, field.name)
+        # Within a class, Java's declaration order: the position where that class declares it.
+        own_position = next(i for i, f in enumerate(attrs.fields(declaring)) if f.name == field.name)
+        specs.append((rank[declaring], own_position if declaring is not cls else position, spec))
     result = tuple(s for _, _, s in sorted(specs, key=lambda t: (t[0], t[1])))
     _SPEC_CACHE[cls] = result
     return result
