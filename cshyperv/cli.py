@@ -140,11 +140,118 @@ def wire_roundtrip(fqcn: str | None, source: BinaryIO) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Show the wire codec at work on a StartCommand (the agent demo arrives with the simulator)."""
-    from cshyperv._demo import run_codec_demo
+@click.option("--codec", "codec_only", is_flag=True, help="Only show the wire codec (no agent).")
+def demo(codec_only: bool) -> None:
+    """Run the agent on the simulator and drive it over HTTPS as a management server would.
 
-    sys.exit(run_codec_demo(click.echo))
+    Exits 0 only if every answer is the one CloudStack expects.
+    """
+    if codec_only:
+        from cshyperv._demo import run_codec_demo
+
+        sys.exit(run_codec_demo(click.echo))
+    from cshyperv._agent_demo import run_agent_demo
+
+    sys.exit(run_agent_demo(click.echo))
+
+
+# -- agent ---------------------------------------------------------------------------------------
+
+
+def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {key!r}", param_hint="--set")
+        out[key.strip()] = value
+    return out
+
+
+@main.group()
+def agent() -> None:
+    """The direct-connect agent that CloudStack's Hyper-V hosts expect on port 8250."""
+
+
+@agent.command("serve")
+@click.option(
+    "--hypervisor",
+    default="simulator",
+    show_default=True,
+    help="Plug-in name: simulator, hyperv, or any registered entry point.",
+)
+@click.option("--listen", default="0.0.0.0:8250", show_default=True, metavar="HOST:PORT")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="./cshyperv-agent",
+    show_default=True,
+    help="Where the simulator database, its files and the generated certificate live.",
+)
+@click.option("--cert", "certfile", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--key", "keyfile", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--no-tls", is_flag=True, help="Serve plain HTTP (tests only; CloudStack always uses HTTPS).")
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    default=("127.0.0.1", "::1"),
+    show_default=True,
+    help="Client addresses or CIDRs allowed to connect (repeat; * allows all).",
+)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Plug-in setting (repeatable).")
+@click.option("--default-switch", help="vSwitch for NICs whose network has no label.")
+def agent_serve(
+    hypervisor: str,
+    listen: str,
+    state_dir: str,
+    certfile: str | None,
+    keyfile: str | None,
+    no_tls: bool,
+    allowed: tuple[str, ...],
+    settings: tuple[str, ...],
+    default_switch: str | None,
+) -> None:
+    """Serve CloudStack's direct-connect agent protocol (POST /api/HypervResource/<FQCN>).
+
+    Hyper-V hosts are named by CSHYPERV_WINRM_URL / _USERNAME / _PASSWORD / _TRANSPORT /
+    _VERIFY_TLS (or --set url=... etc.), so no password needs to appear on a command line.
+    """
+    from pathlib import Path
+
+    from cshyperv.errors import CSHyperVError
+    from cshyperv.plugins import default_plugins
+    from cshyperv.resource import ResourceSettings, ServerResource
+
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise click.BadParameter("expected HOST:PORT", param_hint="--listen")
+    state = Path(state_dir)
+    config = _settings(settings)
+    if hypervisor == "simulator":
+        config.setdefault("state", str(state / "simulator.db"))
+    try:
+        plugin = default_plugins().create(hypervisor, config)
+    except CSHyperVError as exc:
+        _fail(str(exc))
+        return
+    storage = getattr(plugin, "storage_access", None)
+    if storage is None:
+        _fail(f"the {hypervisor} plug-in offers no storage access for the agent")
+        return
+    resource = ServerResource(plugin, storage(), settings=ResourceSettings(default_switch=default_switch))
+    from cshyperv.frontends.direct_connect import serve
+
+    serve(
+        resource,
+        host=host.strip("[]"),
+        port=int(port_text),
+        certfile=certfile,
+        keyfile=keyfile,
+        tls=not no_tls,
+        state_dir=state,
+        allowed_clients=list(allowed),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

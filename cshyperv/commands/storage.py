@@ -51,7 +51,8 @@ class ModifyStoragePoolCommand(Command):
     FQCN: ClassVar[str] = "com.cloud.agent.api.ModifyStoragePoolCommand"
 
     add: bool = False
-    pool: StorageFilerTO | None = jfield(required=True)
+    # Not required: CreateStoragePoolCommand inherits it, and the legacy agent was sent {"localPath": "NULL"}.
+    pool: StorageFilerTO | None = None
     local_path: str | None = None
     storage_path: str | None = None
     details: dict[str, str] | None = None

@@ -119,7 +119,8 @@ def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
 
 
 def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
-    assert cmd.pool is not None  # required by the model
+    if cmd.pool is None:
+        raise MissingMemberError("required member is missing").at("pool")
     root = store_root(cmd.pool)
     if not cmd.add:
         ctx.pools.pop(cmd.pool.uuid or "", None)

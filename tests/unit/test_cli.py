@@ -29,6 +29,8 @@ def test_help_everywhere() -> None:
         ["wire"],
         ["wire", "roundtrip"],
         ["demo"],
+        ["agent"],
+        ["agent", "serve"],
     ):
         code, out, _ = run(*args, "--help")
         assert code == 0 and "Usage:" in out, args
@@ -67,6 +69,22 @@ def test_wire_roundtrip() -> None:
 
 
 def test_demo_runs_and_passes() -> None:
+    """The README's main job: the agent on the simulator, driven over HTTPS."""
     proc = subprocess.run([sys.executable, "-m", "cshyperv.cli", "demo"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "14/14 exchanges as expected" in proc.stdout and "FAIL" not in proc.stdout
+
+
+def test_codec_demo_runs_and_passes() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cshyperv.cli", "demo", "--codec"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all checks passed" in proc.stdout
+
+
+def test_agent_serve_help_and_bad_listen() -> None:
+    code, out, _ = run("agent", "serve", "--help")
+    assert code == 0 and "--hypervisor" in out and "CSHYPERV_WINRM_URL" in out
+    code, _, err = run("agent", "serve", "--listen", "nope")
+    assert code == 2 and "HOST:PORT" in err
