@@ -233,13 +233,13 @@ class SimulatorHypervisor:
 
     def list_vms(self) -> Sequence[VmInfo]:
         self._enter("list_vms")
-        with self.store.transaction() as db:
+        with self.store.transaction(write=False) as db:
             rows = db.execute("SELECT * FROM vms WHERE host = ? ORDER BY name", (self.host.name,)).fetchall()
             return [self._info(db, row) for row in rows]
 
     def get_vm(self, name: str) -> VmInfo | None:
         self._enter("get_vm", name)
-        with self.store.transaction() as db:
+        with self.store.transaction(write=False) as db:
             row = self._vm_row(db, name)
             if row is None or row["host"] != self.host.name:
                 return None
@@ -346,7 +346,7 @@ class SimulatorHypervisor:
         self._enter("vm_stats", tuple(names))
         out: dict[str, VmStats] = {}
         now = time.time()
-        with self.store.transaction() as db:
+        with self.store.transaction(write=False) as db:
             for name in names:
                 row = self._vm_row(db, name)
                 if row is None or row["host"] != self.host.name:
@@ -372,7 +372,7 @@ class SimulatorHypervisor:
 
     def host_stats(self) -> HostStats:
         self._enter("host_stats")
-        with self.store.transaction() as db:
+        with self.store.transaction(write=False) as db:
             free = self._free_memory(db)
             running = db.execute(
                 "SELECT COUNT(*) FROM vms WHERE host = ? AND state = ?", (self.host.name, VmState.RUNNING.value)
@@ -494,7 +494,7 @@ class SimulatorHypervisor:
 
     def list_checkpoints(self, vm: str) -> Sequence[Checkpoint]:
         self._enter("list_checkpoints", vm)
-        with self.store.transaction() as db:
+        with self.store.transaction(write=False) as db:
             self._own_vm(db, vm)
             rows = db.execute("SELECT * FROM checkpoints WHERE vm = ? ORDER BY seq", (vm,)).fetchall()
             return [self._checkpoint(r) for r in rows]

@@ -76,6 +76,8 @@ class Store:
         self.busy_timeout_s = busy_timeout_s
         self._ready = False
         self._ready_lock = threading.Lock()
+        # One connection per thread, kept: opening SQLite costs more than most operations here.
+        self._local = threading.local()
         # Every operation opens its own connection, so an in-memory database would be empty each time.
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
             raise ValueError("the simulator needs a database file that its processes share")
@@ -99,19 +101,27 @@ class Store:
                 conn.close()
             self._ready = True
 
+    def _thread_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed on success, rolled back on any exception."""
+    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed on success, rolled back on any exception.
+
+        Write transactions take the database lock up front (``BEGIN IMMEDIATE``), so concurrent
+        writers queue instead of failing half-way; read transactions do not block writers.
+        """
         if not self._ready:
             self._initialise()
-        conn = self._connect()
+        conn = self._thread_connection()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
