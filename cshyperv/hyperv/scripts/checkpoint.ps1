@@ -1,0 +1,39 @@
+param($p)
+# Checkpoints of one VM: $p.action is create, list, revert or delete. Names are matched exactly.
+$vm = Get-CsVm ([string] $p.vm)
+$name = [string] $p.checkpoint
+function ConvertTo-CsCheckpoint($Snapshot) {
+    [ordered]@{
+        name        = $Snapshot.Name
+        vm          = $Snapshot.VMName
+        created     = $Snapshot.CreationTime.ToUniversalTime().ToString('o')
+        parent      = [string] $Snapshot.ParentSnapshotName
+        with_memory = ([string] $Snapshot.SnapshotType -eq 'Standard' -and [string] $Snapshot.State -ne 'Off')
+    }
+}
+$all = @(Get-VMSnapshot -VM $vm -ErrorAction SilentlyContinue | Sort-Object CreationTime)
+$match = @($all | Where-Object { $_.Name -ceq $name })
+switch ([string] $p.action) {
+    'list' { return ,@($all | ForEach-Object { ConvertTo-CsCheckpoint $_ }) }
+    'create' {
+        if ($match.Count -gt 0) { return ConvertTo-CsCheckpoint $match[0] }
+        $type = if ([bool] $p.with_memory) { 'Standard' } else { 'Production' }
+        Set-VM -VM $vm -CheckpointType $type -ErrorAction Stop
+        $snapshot = Checkpoint-VM -VM $vm -SnapshotName $name -Passthru -ErrorAction Stop
+        return ConvertTo-CsCheckpoint $snapshot
+    }
+    'revert' {
+        if ($match.Count -eq 0) {
+            Write-Error -Message 'checkpoint not found' -Category ObjectNotFound -ErrorId 'cshyperv.CheckpointNotFound' `
+                -TargetObject $name -ErrorAction Stop
+        }
+        Restore-VMSnapshot -VMSnapshot $match[0] -Confirm:$false -ErrorAction Stop
+        return ConvertTo-CsVmInfo (Get-VM -Id $vm.Id) -Full
+    }
+    'delete' {
+        if ($match.Count -eq 0) { return [ordered]@{ deleted = $false } }
+        Remove-VMSnapshot -VMSnapshot $match[0] -ErrorAction Stop
+        return [ordered]@{ deleted = $true }
+    }
+}
+Write-Error -Message 'unknown checkpoint action' -Category InvalidArgument -ErrorId 'cshyperv.InvalidArgument' -ErrorAction Stop

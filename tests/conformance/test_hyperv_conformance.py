@@ -1,0 +1,33 @@
+"""The Hyper-V plug-in passes the conformance kit against a simulated Hyper-V host.
+
+Every call goes through the plug-in's real scripts (identified by their exact text) and JSON
+parameters; the simulated host answers as the scripts do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cshyperv.hyperv import HyperVHypervisor
+from cshyperv.hypervisor import Hypervisor
+from cshyperv.simulator import HostProfile, SimulatorHypervisor
+from cshyperv.simulator._files import simulated_disk_bytes
+from cshyperv.testing.conformance import HypervisorConformance
+from cshyperv.testing.hyperv_host import SimulatedHyperVHost
+
+
+class TestHyperVPlugin(HypervisorConformance):
+    def make_hypervisor(self, tmp_path: Path) -> Hypervisor:
+        self.simulator = SimulatorHypervisor(tmp_path / "host.db")
+        return HyperVHypervisor(SimulatedHyperVHost(self.simulator))
+
+    def make_template(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
+        path = "\\\\fileserver\\templates\\base.vhdx"
+        local = self.simulator.files.local(path)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(simulated_disk_bytes(1024**3))
+        return path
+
+    def migration_destination(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
+        SimulatorHypervisor(tmp_path / "host.db", host=HostProfile(name="hv02", ip="10.0.0.2"))
+        return "hv02"

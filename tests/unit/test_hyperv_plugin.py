@@ -1,0 +1,161 @@
+"""The Hyper-V plug-in: constant scripts, JSON-only values, errors mapped by id, retry-safe creates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cshyperv import deadline
+from cshyperv.errors import (
+    CheckpointNotFoundError,
+    HypervisorAccessDeniedError,
+    HypervisorError,
+    InsufficientResourcesError,
+    JobFailedError,
+    VmAlreadyExistsError,
+    VmNotFoundError,
+)
+from cshyperv.hyperv import HyperVHypervisor, PowerShellError, map_error_record
+from cshyperv.hyperv.scripts import OPERATIONS, operation_of, script_text
+from cshyperv.hypervisor import NicSpec, VmSpec
+from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.testing.hyperv_host import RecordingRunner, ReplayRunner, SimulatedHyperVHost
+
+HOSTILE = (
+    st.text(
+        st.sampled_from(
+            [*"a'\"`$();|&\n\r\t\x00{}[]*?", "\u2018", "\u2019", "\u201a", "\u201b", "\u201c", "\u201d", "\u201e"]
+        ),
+        min_size=1,
+        max_size=40,
+    )
+    | st.just("a\"; Remove-VM *; $(x) '")
+    | st.text(min_size=1000, max_size=1200)
+)
+
+
+class Capture:
+    """Records what the plug-in sends and answers like an empty host."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def invoke(self, script: str, params: Any) -> Any:
+        self.sent.append((script, dict(params)))
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+@given(name=HOSTILE, checkpoint=HOSTILE, path=HOSTILE, switch=HOSTILE)
+def test_values_never_reach_script_text(name: str, checkpoint: str, path: str, switch: str) -> None:
+    runner = Capture()
+    hv = HyperVHypervisor(runner)
+    hv.get_vm(name)
+    hv.stop_vm(name)
+    hv.destroy_vm(name, delete_disks=True)
+    hv.delete_checkpoint(name, checkpoint)
+    hv.delete_volume(path)
+    hv.add_nic(name, NicSpec(mac="02:00:00:00:00:01", switch=switch))
+    for script, _ in runner.sent:
+        assert operation_of(script) is not None, "every script sent is one of the constant scripts"
+        assert script == script_text(operation_of(script) or "")
+    assert runner.sent[0][1] == {"name": name}
+
+
+def test_every_script_parses_as_powershell() -> None:
+    ts = pytest.importorskip("tree_sitter")
+    tsp = pytest.importorskip("tree_sitter_powershell")
+    parser = ts.Parser(ts.Language(tsp.language()))
+    for operation in OPERATIONS:
+        tree = parser.parse(script_text(operation).encode("utf-8"))
+        assert not tree.root_node.has_error, operation
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        (
+            {"category": "ObjectNotFound", "fully_qualified_error_id": "cshyperv.VmNotFound", "target": "v"},
+            VmNotFoundError,
+        ),
+        (
+            {
+                "category": "ObjectNotFound",
+                "fully_qualified_error_id": "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM",
+            },
+            VmNotFoundError,
+        ),
+        (
+            {"category": "ObjectNotFound", "fully_qualified_error_id": "cshyperv.CheckpointNotFound"},
+            CheckpointNotFoundError,
+        ),
+        ({"category": "PermissionDenied", "fully_qualified_error_id": "AccessDenied,Foo"}, HypervisorAccessDeniedError),
+        (
+            {"category": "ResourceUnavailable", "fully_qualified_error_id": "OutOfMemory,Foo"},
+            InsufficientResourcesError,
+        ),
+        ({"category": "InvalidResult", "fully_qualified_error_id": "cshyperv.JobFailed.32773"}, JobFailedError),
+        ({"category": "ResourceExists", "fully_qualified_error_id": "Exists,Foo"}, VmAlreadyExistsError),
+        ({"category": "NotSpecified", "fully_qualified_error_id": "Whatever"}, HypervisorError),
+    ],
+)
+def test_errors_are_mapped_by_id_and_category(record: dict[str, Any], error: type) -> None:
+    mapped = map_error_record({**record, "message": "Das ist auf Deutsch"}, {"name": "v"})
+    assert type(mapped) is error
+    if error is JobFailedError:
+        assert mapped.code == 32773  # type: ignore[attr-defined]
+
+
+def test_error_messages_are_redacted() -> None:
+    mapped = map_error_record({"category": "NotSpecified", "message": "cifs://h/s?password=S3cret failed"}, {})
+    assert "S3cret" not in str(mapped)
+
+
+def test_a_retried_create_reuses_the_vm_and_a_different_one_is_refused(tmp_path: Path) -> None:
+    hv = HyperVHypervisor(SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "h.db")))
+    spec = VmSpec(name="i-2-3-VM", cpus=2, nics=(NicSpec(mac="02:00:00:00:00:01", vlan=7),))
+    first = hv.create_vm(spec)
+    assert hv.create_vm(spec).uuid == first.uuid
+    with pytest.raises(VmAlreadyExistsError):
+        hv.create_vm(VmSpec(name="i-2-3-VM", cpus=4))
+
+
+def test_stop_timeout_leaves_room_before_the_deadline() -> None:
+    runner = Capture()
+    hv = HyperVHypervisor(runner, stop_timeout_s=120)
+    hv.stop_vm("v")
+    assert runner.sent[-1][1]["timeout_s"] == 120 and runner.sent[-1][1]["force"] is False
+    with deadline.deadline_scope(30):
+        hv.stop_vm("v")
+    assert 19 < runner.sent[-1][1]["timeout_s"] <= 20
+    with deadline.deadline_scope(5):
+        hv.stop_vm("v")
+    assert runner.sent[-1][1]["force"] is True
+
+
+def test_record_and_replay(tmp_path: Path) -> None:
+    recorder = RecordingRunner(SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "h.db")))
+    hv = HyperVHypervisor(recorder)
+    hv.create_vm(VmSpec(name="i-2-9-VM"))
+    hv.start_vm("i-2-9-VM")
+    with pytest.raises(VmNotFoundError):
+        hv.start_vm("absent")
+    recorder.save(tmp_path / "t.jsonl")
+    replay = HyperVHypervisor(ReplayRunner.load(tmp_path / "t.jsonl"))
+    replay.create_vm(VmSpec(name="i-2-9-VM"))
+    assert replay.start_vm("i-2-9-VM").state.value == "Running"
+    with pytest.raises(VmNotFoundError):
+        replay.start_vm("absent")
+    with pytest.raises(AssertionError, match="more invocations"):
+        replay.start_vm("i-2-9-VM")
+
+
+def test_a_powershell_error_never_leaks_unredacted() -> None:
+    error = PowerShellError({"message": "password=S3cret"})
+    assert "S3cret" not in str(error)
