@@ -1,0 +1,458 @@
+"""The CloudStack Extensions orchestrator executable: ``cshyperv-extension <action> <payload> <wait>``.
+
+CloudStack 4.21+ runs one process per VM operation with a JSON payload file and reads ONE JSON
+document from stdout (stderr is merged into it). This executable is a drop-in replacement for
+``extensions/HyperV/hyperv.py``: same host details, same actions and custom actions, but every
+value travels as data through the hypervisor interface (no PowerShell is built here), the payload
+(which holds the host password) is deleted as soon as it is read, ``statuses`` works, creates are
+idempotent, deletes remove disks, and nothing is ever printed on stderr on success.
+
+Exit codes: 0 success; 1 failure (one JSON line ``{"status": "error", "error": ...}``); 2 usage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from cshyperv import deadline
+from cshyperv._redact import redact_text
+from cshyperv.errors import CSHyperVError, HypervisorError, UnsupportedOperationError
+from cshyperv.hypervisor import (
+    Capability,
+    DiskKind,
+    DiskSpec,
+    Hypervisor,
+    SupportsCheckpoints,
+    SupportsConsole,
+    SupportsDisks,
+    SupportsScaling,
+    SupportsSuspend,
+    SupportsVolumes,
+    VmSpec,
+    VmState,
+)
+
+__all__ = ["ExtensionError", "HostConfig", "main"]
+
+log = logging.getLogger("cshyperv.extension")
+
+MAX_OUTPUT = 60 * 1024  # Java reads stdout only after exit; more than the pipe buffer deadlocks
+DEFAULT_WAIT_S = 1800
+DEADLINE_MARGIN_S = 15
+VM_ACTIONS = ("prepare", "create", "start", "stop", "reboot", "delete", "status", "getconsole")
+CUSTOM_ACTIONS = (
+    "createsnapshot",
+    "listsnapshots",
+    "restoresnapshot",
+    "deletesnapshot",
+    "suspend",
+    "resume",
+    "resize",
+    "attachiso",
+    "detachiso",
+)
+GiB = 1024**3
+
+
+class ExtensionError(CSHyperVError):
+    """A payload or configuration problem; the message is shown to the CloudStack admin."""
+
+
+def _truthy(value: object, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(value: object, name: str, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ExtensionError(f"{name} must be a whole number") from None
+
+
+@attrs.frozen(kw_only=True)
+class HostConfig:
+    """Host details, merged as CloudStack layers them: extension < resourcemap < host."""
+
+    url: str
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=lambda v: "None" if v is None else "'<redacted>'")
+    transport: str = "ntlm"
+    verify_tls_certificate: bool = True
+    network_switch: str | None = None
+    vhd_path: str | None = None
+    vm_path: str | None = None
+    console_url: str | None = None
+    log_file: str | None = None
+    details: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> HostConfig:
+        external = payload.get("externaldetails") or {}
+        merged: dict[str, str] = {}
+        for layer in ("extension", "resourcemap", "host"):
+            section = external.get(layer) or {}
+            if isinstance(section, Mapping):
+                merged.update({str(k): str(v) for k, v in section.items() if v is not None})
+        if not merged.get("url"):
+            raise ExtensionError("the host detail 'url' is missing (add it with addHost externaldetails[0].url=...)")
+        return cls(
+            url=merged["url"].strip(),
+            username=merged.get("username"),
+            password=merged.get("password"),
+            transport=merged.get("transport", "ntlm").strip().lower() or "ntlm",
+            verify_tls_certificate=_truthy(merged.get("verify_tls_certificate"), True),
+            # The documentation calls it network_bridge; hyperv.py reads network_switch. Both work.
+            network_switch=merged.get("network_switch") or merged.get("network_bridge"),
+            vhd_path=merged.get("vhd_path"),
+            vm_path=merged.get("vm_path"),
+            console_url=merged.get("console_url"),
+            log_file=merged.get("log_file"),
+            details=merged,
+        )
+
+
+def open_hypervisor(config: HostConfig) -> Hypervisor:
+    """The plug-in named by ``url``: ``simulator:///path/state.db[?host=name]`` or a Hyper-V host."""
+    if config.url.startswith("simulator:"):
+        parsed = urllib.parse.urlsplit(config.url)
+        state = urllib.parse.unquote(parsed.path)
+        if not state:
+            raise ExtensionError("simulator url needs a database path: simulator:///path/to/state.db")
+        settings = {"state": state}
+        settings.update(dict(urllib.parse.parse_qsl(parsed.query)))
+        from cshyperv.simulator import create
+
+        return create(settings)
+    from cshyperv.plugins import default_plugins
+
+    settings = {
+        "url": config.url,
+        "username": config.username or "",
+        "password": config.password or "",
+        "transport": config.transport,
+        "verify_tls_certificate": "true" if config.verify_tls_certificate else "false",
+    }
+    return default_plugins().create("hyperv", settings)
+
+
+# -- payload -> VmSpec ---------------------------------------------------------------------------------
+
+
+def _vm_details(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    details = payload.get("cloudstack.vm.details")
+    if not isinstance(details, Mapping):
+        raise ExtensionError("the payload carries no VM (cloudstack.vm.details)")
+    return details
+
+
+def vm_name(payload: Mapping[str, Any]) -> str:
+    name = payload.get("virtualmachinename") or (payload.get("cloudstack.vm.details") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ExtensionError("the payload names no VM (virtualmachinename)")
+    return name
+
+
+def build_spec(payload: Mapping[str, Any], config: HostConfig, hypervisor: Hypervisor) -> VmSpec:
+    """The VmSpec for a create: the VirtualMachineTO plus the template details of the VM."""
+    from cshyperv.resource._translate import TranslationSettings, vm_spec
+    from cshyperv.wire import decode
+
+    vm_template = (payload.get("externaldetails") or {}).get("virtualmachine") or {}
+    generation = _int(vm_template.get("generation"), "generation", 1) or 1
+    if generation not in (1, 2):
+        raise ExtensionError("generation must be 1 or 2")
+    vm = decode("com.cloud.agent.api.to.VirtualMachineTO", dict(_vm_details(payload)))
+    settings = TranslationSettings(default_switch=config.network_switch, default_generation=generation)
+    spec = vm_spec(vm, settings)
+    name = spec.name
+    # CloudStack puts the default NIC's VLAN in cloudstack.vlan; use it for NICs without a URI.
+    fallback_vlan = str(vm_template.get("cloudstack.vlan") or "")
+    nics = []
+    for nic_to, nic in zip(sorted(vm.nics or (), key=lambda n: n.device_id), spec.nics, strict=False):
+        if nic.vlan is None and not nic_to.broadcast_uri and fallback_vlan.isdigit() and nic_to.default_nic:
+            nics.append(attrs.evolve(nic, vlan=int(fallback_vlan)))
+        else:
+            nics.append(nic)
+
+    template_type = str(vm_template.get("template_type") or "template").strip().lower()
+    vhd_dir = (config.vhd_path or "").rstrip("\\/")
+    if not vhd_dir:
+        raise ExtensionError("the host detail 'vhd_path' is missing")
+    disks: list[DiskSpec] = []
+    if template_type == "iso":
+        iso = vm_template.get("iso_path")
+        if not iso:
+            raise ExtensionError("template_type iso needs iso_path")
+        size = (_int(vm_template.get("vhd_size_gb"), "vhd_size_gb", 20) or 20) * GiB
+        root = f"{vhd_dir}\\{name}.vhdx"
+        volumes = hypervisor
+        if Capability.VOLUMES not in hypervisor.capabilities or not isinstance(volumes, SupportsVolumes):
+            raise UnsupportedOperationError("this plug-in cannot create disks for an ISO install")
+        volumes.create_volume(root, size)
+        disks = [DiskSpec(kind=DiskKind.ROOT, path=root), DiskSpec(kind=DiskKind.ISO, path=str(iso), position=1)]
+    else:
+        template = vm_template.get("template_path")
+        if not template:
+            raise ExtensionError("template_type template needs template_path")
+        extension = str(template).rsplit(".", 1)[-1].lower() if "." in str(template) else "vhdx"
+        disks = [
+            DiskSpec(
+                kind=DiskKind.ROOT,
+                path=f"{vhd_dir}\\{name}.{extension}",
+                template_path=str(template),
+                differencing=str(vm_template.get("disk_mode", "")).lower() == "differencing",
+                size_bytes=(_int(vm_template.get("root_disk_size_gb"), "root_disk_size_gb") or 0) * GiB or None,
+            )
+        ]
+    secure_boot = None
+    if generation == 2:
+        # hyperv.py meant to turn secure boot off for Gen2 and never did; off unless asked for.
+        secure_boot = _truthy(vm_template.get("secure_boot"), False)
+    return attrs.evolve(
+        spec,
+        generation=generation,
+        secure_boot=secure_boot,
+        secure_boot_template=vm_template.get("secure_boot_template") or None,
+        disks=tuple(disks),
+        nics=tuple(nics),
+        vm_path=config.vm_path,
+        # The VM's full memory; hyperv.py used minRam (RAM divided by the overcommit ratio).
+        memory_bytes=spec.memory_bytes,
+    )
+
+
+# -- actions -----------------------------------------------------------------------------------------
+
+
+_POWER = {VmState.RUNNING: "poweron", VmState.OFF: "poweroff"}
+
+
+def _power(state: VmState | None) -> str:
+    if state is None:
+        return "poweroff"
+    return _POWER.get(state, "unknown")
+
+
+def _need(hypervisor: Hypervisor, capability: Capability, protocol: type) -> Any:
+    if capability not in hypervisor.capabilities or not isinstance(hypervisor, protocol):
+        raise UnsupportedOperationError(f"this hypervisor plug-in does not support {capability.value}")
+    return hypervisor
+
+
+def _param(payload: Mapping[str, Any], name: str) -> str:
+    value = (payload.get("parameters") or {}).get(name)
+    if value is None or str(value) == "":
+        raise ExtensionError(f"the action needs the parameter {name}")
+    return str(value)
+
+
+def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervisor) -> dict[str, Any]:
+    """Run ``action``; the JSON document to print. Raises on failure."""
+    if action == "statuses":
+        states = {vm.name: _power(vm.state) for vm in hv.list_vms()}
+        return {"status": "success", "power_state": states}
+    name = vm_name(payload)
+    if action == "create":
+        spec = build_spec(payload, config, hv)
+        existed = hv.get_vm(name) is not None
+        hv.create_vm(spec)
+        try:
+            hv.start_vm(name)
+        except Exception:
+            if not existed:
+                # CloudStack retries create: leave nothing behind, and report the first error.
+                try:
+                    hv.destroy_vm(name, delete_disks=True)
+                except Exception:
+                    log.warning("cleaning up %s after a failed start also failed", name)
+            raise
+        return {"status": "success", "message": f"VM {name} created and started"}
+    if action == "start":
+        hv.start_vm(name)
+        return {"status": "success", "message": f"VM {name} started"}
+    if action == "stop":
+        hv.stop_vm(name)
+        return {"status": "success", "message": f"VM {name} stopped"}
+    if action == "reboot":
+        hv.reboot_vm(name)
+        return {"status": "success", "message": f"VM {name} rebooted"}
+    if action == "delete":
+        hv.destroy_vm(name, delete_disks=True)
+        return {"status": "success", "message": f"VM {name} and its disks deleted"}
+    if action == "status":
+        vm = hv.get_vm(name)
+        return {"status": "success", "power_state": _power(None if vm is None else vm.state)}
+    if action == "getconsole":
+        console = _need(hv, Capability.CONSOLE, SupportsConsole).console_info(name)
+        if not config.console_url:
+            raise ExtensionError(
+                "Hyper-V consoles use VMConnect (RDP), which CloudStack cannot proxy; set the host detail "
+                "console_url (e.g. a gateway URL with {vm_id}, {vm_name} and {host}) to offer one"
+            )
+        url = config.console_url.format(vm_id=console.vm_id or "", vm_name=name, host=console.host, port=console.port)
+        return {"status": "success", "console": {"url": url, "protocol": "direct"}}
+    return _custom(action, name, payload, hv)
+
+
+def _custom(action: str, name: str, payload: Mapping[str, Any], hv: Hypervisor) -> dict[str, Any]:
+    if action in ("createsnapshot", "listsnapshots", "restoresnapshot", "deletesnapshot"):
+        cp = _need(hv, Capability.CHECKPOINTS, SupportsCheckpoints)
+        if action == "listsnapshots":
+            rows = [
+                {"name": c.name, "created": c.created or "", "parent": c.parent or ""}
+                for c in cp.list_checkpoints(name)
+            ]
+            return {"status": "success", "message": rows}
+        snapshot = _param(payload, "snapshot_name")
+        if action == "createsnapshot":
+            cp.create_checkpoint(name, snapshot)
+            return {"status": "success", "message": f"Snapshot {snapshot} created"}
+        if action == "deletesnapshot":
+            cp.delete_checkpoint(name, snapshot)
+            return {"status": "success", "message": f"Snapshot {snapshot} deleted"}
+        before = hv.get_vm(name)
+        after = cp.revert_checkpoint(name, snapshot)
+        # hyperv.py left the VM off after a restore while CloudStack still believed it running.
+        if before is not None and before.state is VmState.RUNNING and after.state is not VmState.RUNNING:
+            hv.start_vm(name)
+        return {"status": "success", "message": f"Snapshot {snapshot} restored"}
+    if action in ("suspend", "resume"):
+        sus = _need(hv, Capability.SUSPEND, SupportsSuspend)
+        (sus.suspend_vm if action == "suspend" else sus.resume_vm)(name)
+        return {"status": "success", "message": f"VM {name} {action}d"}
+    if action == "resize":
+        params = payload.get("parameters") or {}
+        cpus = _int(params.get("cpus"), "cpus")
+        memory = _int(params.get("memory"), "memory")
+        if cpus is None and memory is None:
+            raise ExtensionError("resize needs cpus and/or memory (MiB)")
+        scale = _need(hv, Capability.SCALING, SupportsScaling)
+        scale.scale_vm(name, cpus=cpus, memory_bytes=None if memory is None else memory * 1024 * 1024)
+        return {"status": "success", "message": f"VM {name} resized"}
+    if action in ("attachiso", "detachiso"):
+        disks = _need(hv, Capability.DISKS, SupportsDisks)
+        iso = _param(payload, "iso_path")
+        if action == "attachiso":
+            disks.attach_disk(name, DiskSpec(kind=DiskKind.ISO, path=iso))
+        else:
+            disks.detach_disk(name, iso)
+        return {"status": "success", "message": f"ISO {action[:6]}ed"}
+    raise ExtensionError(f"unknown action {action[:60]!r}")
+
+
+# -- the process ------------------------------------------------------------------------------------
+
+
+def _emit(document: Mapping[str, Any]) -> None:
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode("utf-8")) > MAX_OUTPUT:
+        message = document.get("message")
+        if isinstance(message, list):
+            # Keep the table a table: as many rows as fit, and say so.
+            rows = list(message)
+            while rows and len(json.dumps({**document, "message": rows}).encode()) > MAX_OUTPUT - 200:
+                rows = rows[: len(rows) // 2]
+            text = json.dumps({**document, "message": rows, "truncated": True}, ensure_ascii=False)
+        else:
+            text = json.dumps({"status": "error", "error": "the result is too large to return"})
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str) -> int:
+    _emit({"status": "error", "error": redact_text(message)})
+    return 1
+
+
+def _read_payload(path: str) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ExtensionError(f"cannot read the payload file ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        # The payload holds the host password and CloudStack keeps it for a day: delete it now.
+        with contextlib.suppress(OSError):
+            file.unlink()
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise ExtensionError("the payload file is not JSON") from None
+    if not isinstance(document, dict):
+        raise ExtensionError("the payload file is not a JSON object")
+    return document
+
+
+def _setup_logging(config: HostConfig | None) -> None:
+    target = os.environ.get("CSHYPERV_EXTENSION_LOG") or (config.log_file if config else None)
+    root = logging.getLogger("cshyperv")
+    root.handlers = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    root.propagate = False  # never let a record reach stderr (CloudStack merges it into the answer)
+    if target:
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    else:
+        root.addHandler(logging.NullHandler())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging(None)
+    if not args:
+        return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
+    action = args[0].strip()
+    key = action.lower()
+    # Commands CloudStack's ExternalResource does not handle arrive by class name with a 5 s
+    # timeout: refuse at once, before reading the payload or touching the network.
+    if action.startswith(("com.cloud.", "org.apache.")) or key not in (*VM_ACTIONS, "statuses", *CUSTOM_ACTIONS):
+        return _fail(f"action {action[:120]!r} is not handled by the cshyperv extension")
+    if key == "prepare":
+        if len(args) > 1:
+            with contextlib.suppress(OSError):
+                Path(args[1]).unlink()
+        _emit({})
+        return 0
+    if len(args) < 2:
+        return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
+    wait = _int(args[2], "wait") if len(args) > 2 and args[2].strip().isdigit() else None
+    budget = float(wait or DEFAULT_WAIT_S)
+    try:
+        payload = _read_payload(args[1])
+        config = HostConfig.from_payload(payload)
+        _setup_logging(config)
+        with deadline.deadline_scope(max(1.0, budget - DEADLINE_MARGIN_S)):
+            hypervisor = open_hypervisor(config)
+            try:
+                document = act(key, payload, config, hypervisor)
+            finally:
+                hypervisor.close()
+    except (CSHyperVError, HypervisorError) as exc:
+        log.info("%s failed: %s", key, redact_text(str(exc)))
+        return _fail(str(exc))
+    except Exception as exc:  # the executable's last line of defence: one JSON line, no traceback
+        log.exception("%s failed", key)
+        return _fail(f"internal error ({type(exc).__name__})")
+    _emit(document)
+    return 0
+
+
+ACTIONS: tuple[str, ...] = (*VM_ACTIONS, "statuses", *CUSTOM_ACTIONS)
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
