@@ -1,0 +1,74 @@
+"""The Extensions executable in Hyper-V mode: real WinRM over HTTP to a loopback endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cshyperv.frontends.extension import main
+from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.simulator._files import simulated_disk_bytes
+from cshyperv.testing.hyperv_host import SimulatedHyperVHost
+from cshyperv.testing.wsman import LoopbackWSManServer
+from tests.conftest import SAMPLES
+
+TEMPLATE = "D:\\Templates\\ubuntu-22.04-gen2.vhdx"
+HOSTILE = "snap\"; Remove-VM *; $(x) '\u2018`"
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[tuple[LoopbackWSManServer, SimulatorHypervisor]]:
+    sim = SimulatorHypervisor(tmp_path / "hyperv.db")
+    template = sim.files.local(TEMPLATE)
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.write_bytes(simulated_disk_bytes(20 * 1024**3))
+    with LoopbackWSManServer(
+        SimulatedHyperVHost(sim).invoke, username="LAB\\svc-cloudstack", password="S3cr3t-Pa55"
+    ) as ep:
+        yield ep, sim
+
+
+def run(tmp: Path, endpoint: LoopbackWSManServer, action: str, capsys: pytest.CaptureFixture[str], **extra: Any) -> Any:
+    document = json.loads((SAMPLES / "extension-create-payload.json").read_text())
+    document["externaldetails"]["host"].update(url=endpoint.url, transport="basic")
+    document.update(extra)
+    path = tmp / "payload.json"
+    path.write_text(json.dumps(document))
+    code = main([action, str(path), "60"])
+    captured = capsys.readouterr()
+    assert captured.err == "" and not path.exists()
+    out = json.loads(captured.out)
+    assert "S3cr3t-Pa55" not in captured.out
+    return code, out
+
+
+def test_actions_over_winrm(
+    tmp_path: Path, host: tuple[LoopbackWSManServer, SimulatorHypervisor], capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint, sim = host
+    exchanges: dict[str, int] = {}
+
+    def act(action: str, **extra: Any) -> Any:
+        before = endpoint.total_exchanges()
+        code, out = run(tmp_path, endpoint, action, capsys, **extra)
+        exchanges[action] = endpoint.total_exchanges() - before
+        assert code == 0, out
+        return out
+
+    act("create")
+    vm = sim.get_vm("i-2-34-VM")
+    assert vm is not None and vm.state.value == "Running" and vm.nics[0].vlan == 1234
+    assert act("status")["power_state"] == "poweron"
+    assert act("statuses")["power_state"] == {"i-2-34-VM": "poweron"}
+    act("CreateSnapshot", parameters={"snapshot_name": HOSTILE})
+    assert [r["name"] for r in act("ListSnapshots")["message"]] == [HOSTILE]
+    act("stop")
+    act("delete")
+    assert sim.get_vm("i-2-34-VM") is None
+    assert len(set(endpoint.scripts)) <= 17, "only the plug-in's constant scripts were ever sent"
+    # Every process opens one shell; statuses is one invocation whatever the number of VMs.
+    assert exchanges["statuses"] <= 6 and exchanges["status"] <= 6
