@@ -34,6 +34,7 @@ from cshyperv.hypervisor import (
     Hypervisor,
     SupportsCheckpoints,
     SupportsConsole,
+    SupportsDeploy,
     SupportsDisks,
     SupportsScaling,
     SupportsSuspend,
@@ -145,6 +146,8 @@ def open_hypervisor(config: HostConfig) -> Hypervisor:
         "password": config.password or "",
         "transport": config.transport,
         "verify_tls_certificate": "true" if config.verify_tls_certificate else "false",
+        # One process per operation: its shell is deleted on exit, so commands need no Signal.
+        "one_shot": "true",
     }
     return default_plugins().create("hyperv", settings)
 
@@ -268,6 +271,11 @@ def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervi
     name = vm_name(payload)
     if action == "create":
         spec = build_spec(payload, config, hv)
+        deployer: Any = hv
+        if Capability.DEPLOY in hv.capabilities and isinstance(deployer, SupportsDeploy):
+            # One round trip: define and start together (the plug-in cleans up a failed start).
+            deployer.deploy_vm(spec)
+            return {"status": "success", "message": f"VM {name} created and started"}
         existed = hv.get_vm(name) is not None
         hv.create_vm(spec)
         try:

@@ -217,6 +217,17 @@ class HyperVHypervisor:
             raise VmAlreadyExistsError(spec.name, "a VM with this name exists with a different configuration")
         return info
 
+    def deploy_vm(self, spec: VmSpec) -> VmInfo:
+        """create_vm and start_vm in ONE invocation (the create script starts the VM)."""
+        params = _UNSTRUCTURE.unstructure(spec)
+        params["disks"] = [{**_UNSTRUCTURE.unstructure(d), "kind": d.kind.value} for d in spec.disks]
+        params["start"] = True
+        data = self._call("create_vm", params)
+        info = _info(data)
+        if data.get("existed") and not _matches(info, spec):
+            raise VmAlreadyExistsError(spec.name, "a VM with this name exists with a different configuration")
+        return info
+
     def start_vm(self, name: str) -> VmInfo:
         return _info(self._call("start_vm", {"name": name}))
 

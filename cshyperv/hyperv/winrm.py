@@ -173,9 +173,12 @@ class WinRMRunner:
     runner per host and several hosts in parallel.
     """
 
-    def __init__(self, connection: HostConnection, *, busy_retries: int = 4) -> None:
+    def __init__(self, connection: HostConnection, *, busy_retries: int = 4, one_shot: bool = False) -> None:
+        """``one_shot``: the runner serves one short-lived process (an Extensions call) whose shell
+        is deleted at the end, which frees finished commands too, so no Signal is sent for them."""
         self.connection = connection
         self.busy_retries = busy_retries
+        self.one_shot = one_shot
         self._lock = threading.Lock()
         self._protocol: Any = None
         self._shell: str | None = None
@@ -261,9 +264,10 @@ class WinRMRunner:
                     err.append(stderr)
                     if done:
                         break
-                # The command is over; a failed Signal changes nothing.
-                with contextlib.suppress(WSManFaultError, WinRMTransportError):
-                    protocol.cleanup_command(shell, command_id)
+                if not self.one_shot:
+                    # Release the finished command on the kept shell; a failed Signal changes nothing.
+                    with contextlib.suppress(WSManFaultError, WinRMTransportError):
+                        protocol.cleanup_command(shell, command_id)
                 return b"".join(out), b"".join(err)
             except OperationTimeoutError:
                 self._shell = None  # the command may still run there: do not reuse its shell
@@ -313,4 +317,4 @@ def create(config: Mapping[str, str]) -> Any:
         connection = HostConnection.from_mapping(config)
     else:
         connection = HostConnection.from_env(None, **dict(config))
-    return HyperVHypervisor(WinRMRunner(connection))
+    return HyperVHypervisor(WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False)))

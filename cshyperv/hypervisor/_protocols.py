@@ -39,6 +39,7 @@ __all__ = [
     "Hypervisor",
     "SupportsCheckpoints",
     "SupportsConsole",
+    "SupportsDeploy",
     "SupportsDisks",
     "SupportsMigration",
     "SupportsNics",
@@ -62,6 +63,7 @@ class Capability(str, enum.Enum):
     CONSOLE = "console"  # SupportsConsole
     SCALING = "scaling"  # SupportsScaling
     SUSPEND = "suspend"  # SupportsSuspend
+    DEPLOY = "deploy"  # SupportsDeploy: create-and-start in one round trip
 
 
 @runtime_checkable
@@ -196,3 +198,13 @@ class SupportsSuspend(Protocol):
     def suspend_vm(self, vm: str) -> VmInfo: ...
 
     def resume_vm(self, vm: str) -> VmInfo: ...
+
+
+@runtime_checkable
+class SupportsDeploy(Protocol):
+    def deploy_vm(self, spec: VmSpec) -> VmInfo:
+        """``create_vm`` then ``start_vm`` as one step (one round trip where the host allows).
+
+        Same idempotency as create_vm; if the start fails for a VM this call created, the VM and
+        the disks it made are removed and the original error is raised.
+        """

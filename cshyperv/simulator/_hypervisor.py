@@ -297,6 +297,16 @@ class SimulatorHypervisor:
             assert created is not None
             return self._info(db, created)
 
+    def deploy_vm(self, spec: VmSpec) -> VmInfo:
+        existed = self.get_vm(spec.name) is not None
+        self.create_vm(spec)
+        try:
+            return self.start_vm(spec.name)
+        except BaseException:
+            if not existed:
+                self.destroy_vm(spec.name, delete_disks=True)
+            raise
+
     def start_vm(self, name: str) -> VmInfo:
         self._enter("start_vm", name)
         with self.store.transaction() as db:

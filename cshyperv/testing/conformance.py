@@ -41,6 +41,7 @@ from cshyperv.hypervisor import (
     NicSpec,
     SupportsCheckpoints,
     SupportsConsole,
+    SupportsDeploy,
     SupportsDisks,
     SupportsMigration,
     SupportsNics,
@@ -87,6 +88,7 @@ CAPABILITY_PROTOCOLS: dict[Capability, type] = {
     Capability.CONSOLE: SupportsConsole,
     Capability.SCALING: SupportsScaling,
     Capability.SUSPEND: SupportsSuspend,
+    Capability.DEPLOY: SupportsDeploy,
 }
 
 
@@ -465,6 +467,17 @@ class HypervisorConformance:
     def test_suspend(self, hypervisor: Hypervisor) -> None:
         self._require(hypervisor, Capability.SUSPEND)
         check_suspend(hypervisor)
+
+    def test_deploy(self, hypervisor: Hypervisor) -> None:
+        self._require(hypervisor, Capability.DEPLOY)
+        hv: Any = hypervisor
+        vm = spec()
+        try:
+            assert hv.deploy_vm(vm).state is VmState.RUNNING
+            assert hv.deploy_vm(vm).state is VmState.RUNNING, "deploying again is harmless"
+            assert [v.name for v in hv.list_vms()].count(vm.name) == 1
+        finally:
+            hv.destroy_vm(vm.name)
 
     def test_console(self, hypervisor: Hypervisor) -> None:
         self._require(hypervisor, Capability.CONSOLE)

@@ -142,6 +142,8 @@ class SimulatedHyperVHost:
     def _create_vm(self, p: dict[str, Any]) -> dict[str, Any]:
         existing = self.simulator.get_vm(p["name"])
         if existing is not None:
+            if p.get("start") and existing.state.value != "Running":
+                existing = self.simulator.start_vm(p["name"])
             return {**_vm(existing), "existed": True}
         disks = tuple(
             DiskSpec(
@@ -160,7 +162,8 @@ class SimulatedHyperVHost:
             NicSpec(mac=n["mac"], switch=n.get("switch"), vlan=n.get("vlan"), device_id=int(n.get("device_id") or 0))
             for n in p["nics"]
         )
-        info = self.simulator.create_vm(attrs.evolve(spec, disks=disks, nics=nics))
+        full = attrs.evolve(spec, disks=disks, nics=nics)
+        info = self.simulator.deploy_vm(full) if p.get("start") else self.simulator.create_vm(full)
         return {**_vm(info), "existed": False}
 
     def _start_vm(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -64,11 +64,28 @@ def test_actions_over_winrm(
     assert vm is not None and vm.state.value == "Running" and vm.nics[0].vlan == 1234
     assert act("status")["power_state"] == "poweron"
     assert act("statuses")["power_state"] == {"i-2-34-VM": "poweron"}
+    act("reboot")
     act("CreateSnapshot", parameters={"snapshot_name": HOSTILE})
     assert [r["name"] for r in act("ListSnapshots")["message"]] == [HOSTILE]
+    act("RestoreSnapshot", parameters={"snapshot_name": HOSTILE})
+    assert sim.get_vm("i-2-34-VM").state.value == "Running"  # type: ignore[union-attr]
+    act("DeleteSnapshot", parameters={"snapshot_name": HOSTILE})
+    assert act("ListSnapshots")["message"] == []
+    act("Suspend")
+    assert act("status")["power_state"] == "unknown"
+    act("Resume")
+    act("AttachIso", parameters={"iso_path": "D:\\ISO\\tools.iso"})
+    act("DetachIso", parameters={"iso_path": "D:\\ISO\\tools.iso"})
+    act("stop")
+    act("Resize", parameters={"cpus": "4", "memory": "4096"})
+    assert sim.get_vm("i-2-34-VM").cpus == 4  # type: ignore[union-attr]
+    act("start")
+    code, out = run(tmp_path, endpoint, "getconsole", capsys)
+    assert code == 1 and "console_url" in out["error"]
     act("stop")
     act("delete")
     assert sim.get_vm("i-2-34-VM") is None
     assert len(set(endpoint.scripts)) <= 17, "only the plug-in's constant scripts were ever sent"
     # Every process opens one shell; statuses is one invocation whatever the number of VMs.
-    assert exchanges["statuses"] <= 6 and exchanges["status"] <= 6
+    # A fresh process: open the shell, one invocation (Command, Send, Receive), delete the shell.
+    assert exchanges["create"] == 5 and exchanges["statuses"] == 5 and exchanges["status"] == 5

@@ -5,7 +5,9 @@ param($p)
 $name = [string] $p.name
 $existing = Find-CsVm $name
 if ($existing.Count -gt 0) {
-    $info = ConvertTo-CsVmInfo $existing[0] -Full
+    # With $p.start (deploy) an existing VM is started too; the caller compares the spec.
+    if ([bool] $p.start -and [string] $existing[0].State -ne 'Running') { Start-VM -VM $existing[0] -ErrorAction Stop }
+    $info = ConvertTo-CsVmInfo (Get-VM -Id $existing[0].Id) -Full
     $info.existed = $true
     return $info
 }
@@ -89,6 +91,8 @@ try {
                 -ErrorId ('cshyperv.JobFailed.' + $result.ReturnValue) -TargetObject $name -ErrorAction Stop
         }
     }
+    # Started inside the try: a VM that cannot start is removed like any failed create.
+    if ([bool] $p.start) { Start-VM -VM $vm -ErrorAction Stop }
     $info = ConvertTo-CsVmInfo (Get-VM -Id $vm.Id) -Full
     $info.existed = $false
     $info
