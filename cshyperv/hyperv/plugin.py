@@ -34,6 +34,7 @@ from cshyperv.hypervisor import (
     Capability,
     Checkpoint,
     ConsoleInfo,
+    DeviceCounters,
     DiskSpec,
     HostInfo,
     HostStats,
@@ -248,7 +249,15 @@ class HyperVHypervisor:
 
     def vm_stats(self, names: Sequence[str]) -> Mapping[str, VmStats]:
         data = self._call("vm_stats", {"names": list(names)}) or {}
-        return {name: VmStats(**{k: v for k, v in values.items() if k in _VMSTATS}) for name, values in data.items()}
+        out = {}
+        for name, values in data.items():
+            scalars = {k: v for k, v in values.items() if k in _VMSTATS and k not in ("disks", "nics")}
+            out[name] = VmStats(
+                **scalars,
+                disks=tuple(DeviceCounters(**d) for d in values.get("disks") or ()),
+                nics=tuple(DeviceCounters(**d) for d in values.get("nics") or ()),
+            )
+        return out
 
     def host_stats(self) -> HostStats:
         return HostStats(**self._call("host_stats", {}))

@@ -22,6 +22,7 @@ from cshyperv.hypervisor._protocols import (
 from cshyperv.hypervisor._values import (
     Checkpoint,
     ConsoleInfo,
+    DeviceCounters,
     DiskKind,
     DiskSpec,
     HostInfo,
@@ -40,6 +41,7 @@ __all__ = [
     "Capability",
     "Checkpoint",
     "ConsoleInfo",
+    "DeviceCounters",
     "DiskKind",
     "DiskSpec",
     "HostInfo",

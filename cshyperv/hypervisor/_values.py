@@ -18,6 +18,7 @@ from cshyperv._redact import redact_url_credentials
 __all__ = [
     "Checkpoint",
     "ConsoleInfo",
+    "DeviceCounters",
     "DiskKind",
     "DiskSpec",
     "HostInfo",
@@ -178,8 +179,24 @@ class VmInfo:
 
 
 @attrs.frozen(kw_only=True)
+class DeviceCounters:
+    """Cumulative counters of one disk (``device`` = its path) or NIC (``device`` = its MAC;
+    read = received, write = sent)."""
+
+    device: str
+    read_ios: int = 0
+    write_ios: int = 0
+    read_bytes: int = 0
+    write_bytes: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class VmStats:
-    """Cumulative counters and current usage of one VM."""
+    """Cumulative counters and current usage of one VM.
+
+    ``disks``/``nics`` hold per-device counters when the plug-in can measure them; they are empty
+    otherwise (the VM totals are then all there is: nothing is apportioned between devices).
+    """
 
     cpu_percent: float = 0.0
     cpus: int = 0
@@ -192,6 +209,8 @@ class VmStats:
     disk_write_bytes: int = 0
     network_read_bytes: int = 0
     network_write_bytes: int = 0
+    disks: tuple[DeviceCounters, ...] = ()
+    nics: tuple[DeviceCounters, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -53,6 +53,7 @@ from cshyperv.commands import (
 from cshyperv.errors import MissingMemberError, VmAlreadyExistsError, VmNotFoundError
 from cshyperv.hypervisor import (
     Capability,
+    DeviceCounters,
     SupportsCheckpoints,
     SupportsConsole,
     SupportsMigration,
@@ -140,24 +141,35 @@ def vm_stats(ctx: ResourceContext, cmd: GetVmStatsCommand) -> Answer:
     return GetVmStatsAnswer(result=True, vm_stats_map=entries)
 
 
+def _devices(ctx: ResourceContext, name: str, measured: tuple[DeviceCounters, ...], kind: str) -> list[DeviceCounters]:
+    """Per-device counters as measured; without them, a VM's totals count only when it has
+    exactly one such device (never apportioned between several)."""
+    if measured:
+        return list(measured)
+    vm = ctx.hypervisor.get_vm(name)
+    devices = [] if vm is None else list(vm.disks) if kind == "disk" else [n.mac for n in vm.nics]
+    return [DeviceCounters(device=devices[0])] if len(devices) == 1 else []
+
+
 def vm_disk_stats(ctx: ResourceContext, cmd: GetVmDiskStatsCommand) -> Answer:
     hv = ctx.require(Capability.STATS, SupportsStats)
     out: dict[str, list[Any]] = {}
     for name, stats in hv.vm_stats([n for n in cmd.vm_names or () if n]).items():
-        vm = ctx.hypervisor.get_vm(name)
-        disks = list(vm.disks) if vm is not None else []
-        share = max(1, len(disks))
-        out[name] = [
-            VmDiskStatsEntry(
-                vm_name=name,
-                path=disk.replace("/", "\\").rsplit("\\", 1)[-1].rsplit(".", 1)[0],
-                io_read=stats.disk_read_ios // share,
-                io_write=stats.disk_write_ios // share,
-                bytes_read=stats.disk_read_bytes // share,
-                bytes_write=stats.disk_write_bytes // share,
+        entries = []
+        for disk in _devices(ctx, name, stats.disks, "disk"):
+            whole = not stats.disks  # the only disk: the VM totals are its counters
+            entries.append(
+                VmDiskStatsEntry(
+                    vm_name=name,
+                    # CloudStack matches volumes.path LIKE '<path>%': the file name without extension.
+                    path=disk.device.replace("/", "\\").rsplit("\\", 1)[-1].rsplit(".", 1)[0],
+                    io_read=stats.disk_read_ios if whole else disk.read_ios,
+                    io_write=stats.disk_write_ios if whole else disk.write_ios,
+                    bytes_read=stats.disk_read_bytes if whole else disk.read_bytes,
+                    bytes_write=stats.disk_write_bytes if whole else disk.write_bytes,
+                )
             )
-            for disk in disks
-        ]
+        out[name] = entries
     return GetVmDiskStatsAnswer(result=True, host_name=cmd.host_name, vm_disk_stats_map=out)
 
 
@@ -165,18 +177,18 @@ def vm_network_stats(ctx: ResourceContext, cmd: GetVmNetworkStatsCommand) -> Ans
     hv = ctx.require(Capability.STATS, SupportsStats)
     out: dict[str, list[Any]] = {}
     for name, stats in hv.vm_stats([n for n in cmd.vm_names or () if n]).items():
-        vm = ctx.hypervisor.get_vm(name)
-        nics = list(vm.nics) if vm is not None else []
-        share = max(1, len(nics))
-        out[name] = [
-            VmNetworkStatsEntry(
-                vm_name=name,
-                mac_address=nic.mac,
-                bytes_sent=stats.network_write_bytes // share,
-                bytes_received=stats.network_read_bytes // share,
+        entries = []
+        for nic in _devices(ctx, name, stats.nics, "nic"):
+            whole = not stats.nics
+            entries.append(
+                VmNetworkStatsEntry(
+                    vm_name=name,
+                    mac_address=nic.device,
+                    bytes_sent=stats.network_write_bytes if whole else nic.write_bytes,
+                    bytes_received=stats.network_read_bytes if whole else nic.read_bytes,
+                )
             )
-            for nic in nics
-        ]
+        out[name] = entries
     return GetVmNetworkStatsAnswer(result=True, host_name=cmd.host_name, vm_network_stats_map=out)
 
 

@@ -41,6 +41,7 @@ from cshyperv.hypervisor import (
     Capability,
     Checkpoint,
     ConsoleInfo,
+    DeviceCounters,
     DiskKind,
     DiskSpec,
     HostInfo,
@@ -365,7 +366,32 @@ class SimulatorHypervisor:
                 uptime = max(0.0, now - row["started"]) if running else 0.0
                 # Deterministic per VM, growing with uptime: enough for CloudStack's graphs and tests.
                 seed = int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+                disk_rows = db.execute(
+                    "SELECT path FROM vm_disks WHERE vm = ? AND kind != ? ORDER BY position", (name, DiskKind.ISO.value)
+                ).fetchall()
+                nic_rows = db.execute("SELECT mac FROM vm_nics WHERE vm = ? ORDER BY device_id", (name,)).fetchall()
+                # Synthetic per-device counters that add up to the VM's totals.
+                disks = tuple(
+                    DeviceCounters(
+                        device=row["path"],
+                        read_ios=int(uptime * 10) // len(disk_rows),
+                        write_ios=int(uptime * 5) // len(disk_rows),
+                        read_bytes=int(uptime * 40960) // len(disk_rows),
+                        write_bytes=int(uptime * 20480) // len(disk_rows),
+                    )
+                    for row in disk_rows
+                )
+                nics = tuple(
+                    DeviceCounters(
+                        device=row["mac"],
+                        read_bytes=int(uptime * 1500) // len(nic_rows),
+                        write_bytes=int(uptime * 900) // len(nic_rows),
+                    )
+                    for row in nic_rows
+                )
                 out[name] = VmStats(
+                    disks=disks,
+                    nics=nics,
                     cpu_percent=(seed % 400) / 10.0 if running else 0.0,
                     cpus=row["cpus"],
                     memory_bytes=row["memory_bytes"],

@@ -46,7 +46,7 @@ from cshyperv.commands import (
     VolumeType,
 )
 from cshyperv.errors import OperationTimeoutError
-from cshyperv.hypervisor import Capability
+from cshyperv.hypervisor import Capability, NicSpec, VmSpec
 from cshyperv.resource import ServerResource, answer_class_for
 from cshyperv.simulator import HostProfile, SimulatorHypervisor
 from cshyperv.simulator._files import simulated_disk_bytes
@@ -332,3 +332,33 @@ def test_replug_changes_the_vlan(resource: ServerResource, scenario: Scenario, s
     nic = NicTO(mac="02:00:51:2c:00:0e", broadcast_uri="vlan://777")
     assert resource.execute(ReplugNicCommand(nic=nic, instance_name=scenario.vm_name)).result
     assert sim.get_vm(scenario.vm_name).nics[0].vlan == 777  # type: ignore[union-attr]
+
+
+def test_disk_and_network_stats_are_per_device_never_apportioned(
+    resource: ServerResource, scenario: Scenario, sim: SimulatorHypervisor
+) -> None:
+    from cshyperv.commands import GetVmDiskStatsCommand, GetVmNetworkStatsCommand
+
+    root = deploy(resource, scenario)
+    disks = resource.execute(GetVmDiskStatsCommand(vm_names=[scenario.vm_name], host_name="hv"))
+    entries = disks.vm_disk_stats_map[scenario.vm_name]  # type: ignore[attr-defined]
+    assert [e.path for e in entries] == [root.rsplit(".", 1)[0]]
+    nets = resource.execute(GetVmNetworkStatsCommand(vm_names=[scenario.vm_name]))
+    assert [e.mac_address for e in nets.vm_network_stats_map[scenario.vm_name]] == ["02:00:51:2c:00:0e"]  # type: ignore[attr-defined]
+
+
+def test_a_plug_in_without_per_device_counters_reports_only_single_devices(tmp_path: Path) -> None:
+    from cshyperv.commands import GetVmNetworkStatsCommand
+    from cshyperv.hypervisor import VmStats
+
+    class TotalsOnly(SimulatorHypervisor):
+        def vm_stats(self, names: object) -> dict[str, VmStats]:
+            return {n: attrs.evolve(s, disks=(), nics=()) for n, s in super().vm_stats(names).items()}  # type: ignore[arg-type]
+
+    sim = TotalsOnly(tmp_path / "s.db")
+    resource = ServerResource(sim, sim.storage_access())
+    sim.create_vm(VmSpec(name="one", nics=(NicSpec(mac="02:00:00:00:00:01"),)))
+    sim.create_vm(VmSpec(name="two", nics=(NicSpec(mac="02:00:00:00:00:02"), NicSpec(mac="02:00:00:00:00:03"))))
+    answer = resource.execute(GetVmNetworkStatsCommand(vm_names=["one", "two"]))
+    stats = answer.vm_network_stats_map  # type: ignore[attr-defined]
+    assert [e.mac_address for e in stats["one"]] == ["02:00:00:00:00:01"] and stats["two"] == []
