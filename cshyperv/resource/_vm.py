@@ -56,6 +56,7 @@ from cshyperv.hypervisor import (
     DeviceCounters,
     SupportsCheckpoints,
     SupportsConsole,
+    SupportsDeploy,
     SupportsMigration,
     SupportsNics,
     SupportsScaling,
@@ -75,23 +76,36 @@ def _name(value: str | None, member: str) -> str:
 
 
 def start(ctx: ResourceContext, cmd: StartCommand) -> Answer:
-    """Define (or reuse) and power on the VM. Safe to retry: one VM, whatever the retries."""
+    """Define (or reuse) and power on the VM. Safe to retry: one VM, whatever the retries.
+
+    With :attr:`Capability.DEPLOY` this is one hypervisor call (one PowerShell invocation on
+    Hyper-V); otherwise get, create and start.
+    """
     assert cmd.vm is not None  # required by the model
     spec = vm_spec(cmd.vm, ctx.settings.translation)
     hv = ctx.hypervisor
+    deployer: Any = hv
+    can_deploy = Capability.DEPLOY in hv.capabilities and isinstance(deployer, SupportsDeploy)
     with ctx.vm_lock(spec.name):
-        current = hv.get_vm(spec.name)
-        if current is None or current.state is not VmState.RUNNING:
-            try:
-                hv.create_vm(spec)
-            except VmAlreadyExistsError:
-                # The VM exists with another configuration (CloudStack changed the offering while
-                # it was stopped): redefine it, keeping its disks.
-                if current is None or current.state is VmState.RUNNING:
-                    raise
+        try:
+            if can_deploy:
+                deployer.deploy_vm(spec)
+            else:
+                current = hv.get_vm(spec.name)
+                if current is None or current.state is not VmState.RUNNING:
+                    hv.create_vm(spec)
+                    hv.start_vm(spec.name)
+        except VmAlreadyExistsError:
+            # The VM exists with another configuration. Running: it is the VM CloudStack is
+            # retrying, leave it be. Off: CloudStack changed the offering meanwhile; redefine it,
+            # keeping its disks.
+            current = hv.get_vm(spec.name)
+            if current is None:
+                raise
+            if current.state is not VmState.RUNNING:
                 hv.destroy_vm(spec.name, delete_disks=False)
                 hv.create_vm(spec)
-            hv.start_vm(spec.name)
+                hv.start_vm(spec.name)
     return StartAnswer(result=True, vm=cmd.vm, host_guid=ctx.host_guid)
 
 

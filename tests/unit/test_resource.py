@@ -362,3 +362,22 @@ def test_a_plug_in_without_per_device_counters_reports_only_single_devices(tmp_p
     answer = resource.execute(GetVmNetworkStatsCommand(vm_names=["one", "two"]))
     stats = answer.vm_network_stats_map  # type: ignore[attr-defined]
     assert [e.mac_address for e in stats["one"]] == ["02:00:00:00:00:01"] and stats["two"] == []
+
+
+def test_start_on_hyperv_is_one_powershell_invocation(
+    resource: ServerResource, scenario: Scenario, sim: SimulatorHypervisor
+) -> None:
+    """One CloudStack command = one PowerShell invocation (the design rule), for StartCommand too."""
+    from cshyperv.hyperv import HyperVHypervisor
+    from cshyperv.testing.hyperv_host import RecordingRunner, SimulatedHyperVHost
+
+    copied = resource.execute(scenario.copy_template_to_primary())
+    volume = resource.execute(scenario.copy_template_to_volume(copied.new_data.path))  # type: ignore[attr-defined]
+    recorder = RecordingRunner(SimulatedHyperVHost(sim))
+    hyperv = ServerResource(HyperVHypervisor(recorder), sim.storage_access())
+    assert hyperv.execute(scenario.start(volume.new_data.path)).result  # type: ignore[attr-defined]
+    assert [entry["operation"] for entry in recorder.transcript] == ["create_vm"]
+    assert recorder.transcript[0]["params"]["start"] is True
+    assert sim.get_vm(scenario.vm_name).state.value == "Running"  # type: ignore[union-attr]
+    assert hyperv.execute(scenario.stop()).result
+    assert [entry["operation"] for entry in recorder.transcript][1:] == ["stop_vm"]
