@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from cshyperv.frontends.direct_connect import AgentServer, _uvicorn_config  # noqa: E402
 from cshyperv.resource import ServerResource  # noqa: E402
 from cshyperv.simulator import SimulatorHypervisor  # noqa: E402
-from cshyperv.simulator._files import simulated_disk_bytes  # noqa: E402
 from cshyperv.testing.scenario import Scenario  # noqa: E402
 from cshyperv.wire import encode  # noqa: E402
 
@@ -119,9 +118,7 @@ def prepare(root: Path) -> tuple[ServerResource, bytes]:
     """A simulator with one running VM; returns the resource and that VM's StartCommand body."""
     scenario = Scenario()
     sim = SimulatorHypervisor(root / "sim.db")
-    template = sim.files.local(scenario.secondary_template_unc)
-    template.parent.mkdir(parents=True, exist_ok=True)
-    template.write_bytes(simulated_disk_bytes(2**30))
+    sim.files.create_disk(scenario.secondary_template_unc, 2**30)
     resource = ServerResource(sim, sim.storage_access())
     copied = resource.execute(scenario.copy_template_to_primary())
     volume = resource.execute(scenario.copy_template_to_volume(copied.new_data.path))  # type: ignore[attr-defined]

@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 from cshyperv.frontends.extension import main as extension  # noqa: E402
 from cshyperv.hypervisor import VmSpec  # noqa: E402
 from cshyperv.simulator import SimulatorHypervisor  # noqa: E402
-from cshyperv.simulator._files import simulated_disk_bytes  # noqa: E402
 from cshyperv.testing.hyperv_host import SimulatedHyperVHost  # noqa: E402
 from cshyperv.testing.wsman import LoopbackWSManServer  # noqa: E402
 
@@ -42,9 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         sim = SimulatorHypervisor(tmp / "host.db")
-        template = sim.files.local("D:\\Templates\\ubuntu-22.04-gen2.vhdx")
-        template.parent.mkdir(parents=True, exist_ok=True)
-        template.write_bytes(simulated_disk_bytes(2**34))
+        sim.files.create_disk("D:\\Templates\\ubuntu-22.04-gen2.vhdx", 2**34)
         for n in range(VMS - 1):
             sim.create_vm(VmSpec(name=f"i-9-{n}-VM"))
         with LoopbackWSManServer(SimulatedHyperVHost(sim).invoke, username=USER, password=PASSWORD) as endpoint:

@@ -19,7 +19,6 @@ from typing import Any
 from cshyperv.commands import PowerState
 from cshyperv.resource import ServerResource
 from cshyperv.simulator import SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.scenario import Scenario
 
 __all__ = ["run_agent_demo"]
@@ -36,9 +35,7 @@ def run_agent_demo(echo: Callable[[str], object], *, workdir: str | Path | None 
         root.mkdir(parents=True, exist_ok=True)
         scenario = Scenario()
         simulator = SimulatorHypervisor(root / "simulator.db")
-        template = simulator.files.local(scenario.secondary_template_unc)
-        template.parent.mkdir(parents=True, exist_ok=True)
-        template.write_bytes(simulated_disk_bytes(8 * GiB))
+        simulator.files.create_disk(scenario.secondary_template_unc, 8 * GiB)
         backend = ServerResource(simulator, simulator.storage_access())
 
         rows: list[tuple[str, bool, float, str]] = []
@@ -66,12 +63,11 @@ def run_agent_demo(echo: Callable[[str], object], *, workdir: str | Path | None 
             with DirectConnectClient("127.0.0.1", server.port, tls=True, verify=False) as ms:
                 step("GET liveness", ms.alive, lambda ok: ok)
                 step("ReadyCommand", lambda: ms.execute(scenario.ready()), lambda a: a.result)
-                startup = step(
+                step(
                     "StartupCommand",
                     lambda: ms.startup(scenario.startup()),
                     lambda cmds: len(cmds) == 2 and cmds[0].guid == scenario.host_guid and cmds[0].cpus > 0,
                 )
-                del startup
                 step("ModifyStoragePoolCommand", lambda: ms.execute(scenario.modify_storage_pool()), lambda a: a.result)
                 copied = step(
                     "CopyCommand (template -> primary)",

@@ -209,25 +209,22 @@ class HyperVHypervisor:
         data = self._call("get_vm", {"name": name})
         return None if data is None else _info(data)
 
-    def create_vm(self, spec: VmSpec) -> VmInfo:
+    def _create(self, spec: VmSpec, *, start: bool) -> VmInfo:
         params = _UNSTRUCTURE.unstructure(spec)
         params["disks"] = [{**_UNSTRUCTURE.unstructure(d), "kind": d.kind.value} for d in spec.disks]
+        params["start"] = start
         data = self._call("create_vm", params)
         info = _info(data)
         if data.get("existed") and not _matches(info, spec):
             raise VmAlreadyExistsError(spec.name, "a VM with this name exists with a different configuration")
         return info
 
+    def create_vm(self, spec: VmSpec) -> VmInfo:
+        return self._create(spec, start=False)
+
     def deploy_vm(self, spec: VmSpec) -> VmInfo:
         """create_vm and start_vm in ONE invocation (the create script starts the VM)."""
-        params = _UNSTRUCTURE.unstructure(spec)
-        params["disks"] = [{**_UNSTRUCTURE.unstructure(d), "kind": d.kind.value} for d in spec.disks]
-        params["start"] = True
-        data = self._call("create_vm", params)
-        info = _info(data)
-        if data.get("existed") and not _matches(info, spec):
-            raise VmAlreadyExistsError(spec.name, "a VM with this name exists with a different configuration")
-        return info
+        return self._create(spec, start=True)
 
     def start_vm(self, name: str) -> VmInfo:
         return _info(self._call("start_vm", {"name": name}))

@@ -45,7 +45,7 @@ __all__ = ["BOOTSTRAP_COMMAND", "HostConnection", "WinRMRunner"]
 TRANSPORTS = ("ntlm", "kerberos", "credssp", "certificate", "basic")
 MARKER = "#cshyperv-result:"
 SHELL_NOT_FOUND = 2150858843
-BUSY_CODES = (2150859174, 2150859173, 2150858843 + 0)  # quota and operation-limit faults
+BUSY_CODES = (2150859174, 2150859173)  # operation-limit and shell-quota faults
 _LOOPBACK_NAMES = ("localhost",)
 
 

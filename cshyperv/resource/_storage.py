@@ -56,7 +56,7 @@ from cshyperv.commands import (
 from cshyperv.errors import MissingMemberError, UnsupportedOperationError, VolumeNotFoundError
 from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, SupportsVolumes
 from cshyperv.resource._context import ResourceContext
-from cshyperv.resource._translate import disk_file, store_root
+from cshyperv.resource._translate import disk_file, join_path, store_root
 
 __all__ = ["HANDLERS", "copy_file"]
 
@@ -71,11 +71,6 @@ def _role(store: Any) -> DataStoreRole | None:
     if isinstance(store, ImageStoreTO):
         return store.role or DataStoreRole.Image
     return None
-
-
-def _join(root: str, name: str) -> str:
-    sep = "\\" if ("\\" in root or root[1:2] == ":") else "/"
-    return root.rstrip("\\/") + sep + name.replace("/", sep).lstrip(sep)
 
 
 def copy_file(ctx: ResourceContext, source: str, target: str) -> int:
@@ -166,7 +161,7 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         # Template from secondary (or another pool) to primary storage.
         source = disk_file(src)
         name = _file_name(dest, dest.format or src.format, posixpath.splitext(src.path or "")[1].lstrip(".") or "vhdx")
-        target = _join(store_root(dest.image_data_store), name)
+        target = join_path(store_root(dest.image_data_store), name)
         copy_file(ctx, source, target)
         size = _virtual_size(ctx, target)
         new = TemplateObjectTO(path=name, size=size, physical_size=size, format=dest.format or src.format)
@@ -177,7 +172,7 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
         template = disk_file(src)
         name = _file_name(dest, src.format)
-        target = _join(store_root(dest.data_store), name)
+        target = join_path(store_root(dest.data_store), name)
         if ctx.settings.differencing_root_disks:
             info = hv.create_volume(target, dest.size or 0, parent=template)
         else:
@@ -188,7 +183,7 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
     if isinstance(src, VolumeObjectTO) and isinstance(dest, VolumeObjectTO):
         source = disk_file(src)
         name = _file_name(dest, src.format)
-        target = _join(store_root(dest.data_store), name)
+        target = join_path(store_root(dest.data_store), name)
         copy_file(ctx, source, target)
         copied_volume = VolumeObjectTO(path=name, size=src.size, format=src.format, volume_type=src.volume_type)
         return CopyCmdAnswer(result=True, new_data=copied_volume)
@@ -197,7 +192,7 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         source = disk_file(src)
         name = _file_name(dest, src.format)
         folder = dest.path or ""
-        target = _join(store_root(dest.image_data_store), posixpath.join(folder, name) if folder else name)
+        target = join_path(store_root(dest.image_data_store), posixpath.join(folder, name) if folder else name)
         copied = copy_file(ctx, source, target)
         _write_template_properties(ctx, target, dest, name, size=copied, src=src)
         new = TemplateObjectTO(
@@ -252,7 +247,7 @@ def create_object(ctx: ResourceContext, cmd: CreateObjectCommand) -> Answer:
         return CreateObjectAnswer(result=False, details=f"not supported type: {type(data).__name__}")
     hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     name = _file_name(data, data.format)
-    target = _join(store_root(data.data_store), name)
+    target = join_path(store_root(data.data_store), name)
     info = hv.create_volume(target, data.size or 0)
     new = attrs.evolve(data, path=name, size=info.size_bytes, format=data.format or ImageFormat.VHDX)
     return CreateObjectAnswer(result=True, data=new)
@@ -277,7 +272,7 @@ def destroy(ctx: ResourceContext, cmd: DestroyCommand) -> Answer:
     hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     path = cmd.volume.path
     if cmd.volume.mount_point and not (path.startswith("\\\\") or path[1:2] == ":"):
-        path = _join(cmd.volume.mount_point, path)
+        path = join_path(cmd.volume.mount_point, path)
     if cmd.vm_name and Capability.DISKS in ctx.hypervisor.capabilities:
         ctx.require(Capability.DISKS, SupportsDisks).detach_disk(cmd.vm_name, path)
     hv.delete_volume(path)
@@ -316,7 +311,7 @@ def resize(ctx: ResourceContext, cmd: ResizeVolumeCommand) -> Answer:
     if cmd.new_size is None:
         raise MissingMemberError("required member is missing").at("newSize")
     name = cmd.path if "." in cmd.path else f"{cmd.path}.vhdx"
-    target = _join(store_root(cmd.pool), name)
+    target = join_path(store_root(cmd.pool), name)
     info = hv.volume_info(target)
     if info is not None and cmd.new_size < info.size_bytes and not cmd.shrink_ok:
         raise UnsupportedOperationError("shrinking a volume needs shrinkOk")
@@ -332,11 +327,11 @@ def create_legacy(ctx: ResourceContext, cmd: CreateCommand) -> Answer:
     root = store_root(cmd.pool)
     disk = cmd.disk_characteristics
     name = f"{uuidlib.uuid4()}.vhdx"
-    target = _join(root, name)
+    target = join_path(root, name)
     if cmd.template_url:
         template = cmd.template_url
         if not (template.startswith("\\\\") or template[1:2] == ":"):
-            template = _join(root, template)
+            template = join_path(root, template)
         info = hv.clone_volume(template, target, size_bytes=disk.size or None)
     else:
         info = hv.create_volume(target, disk.size)
@@ -364,7 +359,7 @@ def primary_download(ctx: ResourceContext, cmd: PrimaryStorageDownloadCommand) -
         raise MissingMemberError("required member is missing").at("localPath")
     file_name = posixpath.basename(cmd.url.split("?", 1)[0].replace("\\", "/"))
     name = f"{cmd.name or uuidlib.uuid4().hex}{posixpath.splitext(file_name)[1] or '.vhdx'}"
-    target = _join(pool_root, name)
+    target = join_path(pool_root, name)
     copied = copy_file(ctx, cmd.url, target)
     return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=copied)
 
@@ -377,8 +372,8 @@ def migrate_volume(ctx: ResourceContext, cmd: MigrateVolumeCommand) -> Answer:
         raise UnsupportedOperationError("moving the disk of a VM needs live storage migration (MigrateWithStorage)")
     source_root = store_root(cmd.source_pool) if cmd.source_pool is not None else None
     name = cmd.volume_path if "." in cmd.volume_path else f"{cmd.volume_path}.vhdx"
-    source = name if source_root is None else _join(source_root, name)
-    target = _join(store_root(cmd.pool), name)
+    source = name if source_root is None else join_path(source_root, name)
+    target = join_path(store_root(cmd.pool), name)
     copy_file(ctx, source, target)
     src_adaptor, src_rel = ctx.storage.locate(source)
     src_adaptor.remove(src_rel)
@@ -396,7 +391,7 @@ def volume_stats(ctx: ResourceContext, cmd: GetVolumeStatsCommand) -> Answer:
         if not key:
             continue
         name = key if "." in key else f"{key}.vhdx"
-        info = hv.volume_info(_join(root, name))
+        info = hv.volume_info(join_path(root, name))
         if info is not None:
             stats[key] = VolumeStatsEntry(
                 volume_uuid=key, physical_size=info.physical_bytes, virtual_size=info.size_bytes

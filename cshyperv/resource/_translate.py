@@ -25,6 +25,7 @@ __all__ = [
     "TranslationError",
     "TranslationSettings",
     "disk_file",
+    "join_path",
     "nic_spec",
     "power_state",
     "store_root",
@@ -51,7 +52,8 @@ def power_state(state: PowerStateName) -> PowerState:
     return PowerState(state.value)
 
 
-def _join(root: str, relative: str) -> str:
+def join_path(root: str, relative: str) -> str:
+    """``relative`` below ``root``, with the separator ``root`` uses (backslash for Windows paths)."""
     sep = "\\" if ("\\" in root or root[1:2] == ":") else "/"
     rel = relative.replace("/", sep).replace("\\", sep).lstrip(sep)
     return root.rstrip("\\/") + sep + rel if rel else root
@@ -109,11 +111,11 @@ def disk_file(data: Any) -> str:
         fmt = str(data.format.value).lower() if data.format is not None else "vhdx"
         if "." not in name.replace("\\", "/").rsplit("/", 1)[-1]:
             name = f"{name}.{fmt}"
-        return _join(store_root(data.data_store), name)
+        return join_path(store_root(data.data_store), name)
     if isinstance(data, TemplateObjectTO):
         if data.image_data_store is None or not data.path:
             raise TranslationError("template without store or path")
-        return _join(store_root(data.image_data_store), data.path)
+        return join_path(store_root(data.image_data_store), data.path)
     raise TranslationError(f"unsupported disk object {type(data).__name__}")
 
 

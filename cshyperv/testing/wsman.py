@@ -54,11 +54,11 @@ class _Command:
         self.ended = threading.Event()
 
 
-def _envelope(body: str, relates_to: str, extra_header: str = "") -> bytes:
+def _envelope(body: str, relates_to: str) -> bytes:
     return (
         f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{NS["rsp"]}" '
         f'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer">'
-        f"<s:Header><a:RelatesTo>{relates_to}</a:RelatesTo>{extra_header}</s:Header>"
+        f"<s:Header><a:RelatesTo>{relates_to}</a:RelatesTo></s:Header>"
         f"<s:Body>{body}</s:Body></s:Envelope>"
     ).encode()
 
@@ -190,13 +190,12 @@ class LoopbackWSManServer:
             new_id = str(uuid.uuid4()).upper()
             with self._lock:
                 self.shells[new_id] = {}
-            header = ""
             body = (
                 "<x:ResourceCreated><a:Address>loopback</a:Address><a:ReferenceParameters><w:SelectorSet>"
                 f'<w:Selector Name="ShellId">{new_id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
                 f"</x:ResourceCreated><rsp:Shell><rsp:ShellId>{new_id}</rsp:ShellId></rsp:Shell>"
             )
-            self._reply(request, 200, _envelope(body, message_id, header))
+            self._reply(request, 200, _envelope(body, message_id))
             return
         with self._lock:
             shell = self.shells.get(shell_id)

@@ -11,7 +11,6 @@ from pathlib import Path
 from cshyperv.hyperv import HyperVHypervisor
 from cshyperv.hypervisor import Hypervisor
 from cshyperv.simulator import HostProfile, SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.conformance import HypervisorConformance
 from cshyperv.testing.hyperv_host import SimulatedHyperVHost
 
@@ -23,9 +22,7 @@ class TestHyperVPlugin(HypervisorConformance):
 
     def make_template(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
         path = "\\\\fileserver\\templates\\base.vhdx"
-        local = self.simulator.files.local(path)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(simulated_disk_bytes(1024**3))
+        self.simulator.files.create_disk(path, 1024**3)
         return path
 
     def migration_destination(self, hypervisor: Hypervisor, tmp_path: Path) -> str:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from cshyperv.hypervisor import Hypervisor
 from cshyperv.simulator import HostProfile, SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.conformance import HypervisorConformance
 
 
@@ -17,9 +16,7 @@ class TestSimulator(HypervisorConformance):
     def make_template(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
         assert isinstance(hypervisor, SimulatorHypervisor)
         path = "\\\\fileserver\\templates\\base.vhdx"
-        local = hypervisor.files.local(path)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(simulated_disk_bytes(1024**3))
+        hypervisor.files.create_disk(path, 1024**3)
         return path
 
     def migration_destination(self, hypervisor: Hypervisor, tmp_path: Path) -> str:

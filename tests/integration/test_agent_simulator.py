@@ -16,7 +16,6 @@ from cshyperv.client import DirectConnectClient
 from cshyperv.frontends.direct_connect import AgentServer
 from cshyperv.resource import ServerResource
 from cshyperv.simulator import SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.scenario import Scenario
 
 GiB = 1024**3
@@ -37,9 +36,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     root = tmp_path_factory.mktemp("agent")
     scenario = Scenario()
     sim = SimulatorHypervisor(root / "sim.db")
-    template = sim.files.local(scenario.secondary_template_unc)
-    template.parent.mkdir(parents=True, exist_ok=True)
-    template.write_bytes(simulated_disk_bytes(8 * GiB))
+    sim.files.create_disk(scenario.secondary_template_unc, 8 * GiB)
     resource = ServerResource(sim, sim.storage_access())
     with (
         AgentServer(resource, host="127.0.0.1", port=0, state_dir=root / "tls") as server,

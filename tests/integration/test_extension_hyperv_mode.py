@@ -11,7 +11,6 @@ import pytest
 
 from cshyperv.frontends.extension import main
 from cshyperv.simulator import SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.hyperv_host import SimulatedHyperVHost
 from cshyperv.testing.wsman import LoopbackWSManServer
 from tests.conftest import SAMPLES
@@ -23,9 +22,7 @@ HOSTILE = "snap\"; Remove-VM *; $(x) '\u2018`"
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[tuple[LoopbackWSManServer, SimulatorHypervisor]]:
     sim = SimulatorHypervisor(tmp_path / "hyperv.db")
-    template = sim.files.local(TEMPLATE)
-    template.parent.mkdir(parents=True, exist_ok=True)
-    template.write_bytes(simulated_disk_bytes(20 * 1024**3))
+    sim.files.create_disk(TEMPLATE, 20 * 1024**3)
     with LoopbackWSManServer(
         SimulatedHyperVHost(sim).invoke, username="LAB\\svc-cloudstack", password="S3cr3t-Pa55"
     ) as ep:

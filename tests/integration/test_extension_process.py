@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from cshyperv.simulator import SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from tests.conftest import ROOT, SAMPLES
 
 TEMPLATE = "D:\\Templates\\ubuntu-22.04-gen2.vhdx"
@@ -48,9 +47,7 @@ def run(tmp: Path, action: str, document: dict[str, Any] | None, wait: str = "60
 @pytest.fixture
 def host(tmp_path: Path) -> Path:
     sim = SimulatorHypervisor(tmp_path / "state.db")
-    template = sim.files.local(TEMPLATE)
-    template.parent.mkdir(parents=True, exist_ok=True)
-    template.write_bytes(simulated_disk_bytes(20 * 1024**3))
+    sim.files.create_disk(TEMPLATE, 20 * 1024**3)
     return tmp_path
 
 

@@ -138,12 +138,9 @@ class TestHyperVOverWinRM(HypervisorConformance):
         return _Closing(HyperVHypervisor(runner(self.endpoint)), self.endpoint)
 
     def make_template(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
-        from cshyperv.simulator._files import simulated_disk_bytes
 
         path = "\\\\fileserver\\templates\\base.vhdx"
-        local = self.simulator.files.local(path)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(simulated_disk_bytes(1024**3))
+        self.simulator.files.create_disk(path, 1024**3)
         return path
 
 

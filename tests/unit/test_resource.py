@@ -49,7 +49,6 @@ from cshyperv.errors import OperationTimeoutError
 from cshyperv.hypervisor import Capability, NicSpec, VmSpec
 from cshyperv.resource import ServerResource, answer_class_for
 from cshyperv.simulator import HostProfile, SimulatorHypervisor
-from cshyperv.simulator._files import simulated_disk_bytes
 from cshyperv.testing.scenario import Scenario
 from cshyperv.wire import builtin_registry, encode_answers
 
@@ -68,9 +67,7 @@ def scenario() -> Scenario:
 
 @pytest.fixture
 def resource(sim: SimulatorHypervisor, scenario: Scenario) -> ServerResource:
-    path = sim.files.local(scenario.secondary_template_unc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(simulated_disk_bytes(8 * GiB))
+    sim.files.create_disk(scenario.secondary_template_unc, 8 * GiB)
     return ServerResource(sim, sim.storage_access())
 
 
@@ -252,8 +249,7 @@ def test_vm_snapshot_revert_and_delete(resource: ServerResource, scenario: Scena
 def test_migration_between_simulated_hosts(tmp_path: Path, scenario: Scenario) -> None:
     a = SimulatorHypervisor(tmp_path / "s.db", host=HostProfile(name="hv-a", ip="10.0.0.1"))
     b = SimulatorHypervisor(tmp_path / "s.db", host=HostProfile(name="hv-b", ip="10.0.0.2"))
-    a.files.local(scenario.secondary_template_unc).parent.mkdir(parents=True, exist_ok=True)
-    a.files.local(scenario.secondary_template_unc).write_bytes(simulated_disk_bytes(GiB))
+    a.files.create_disk(scenario.secondary_template_unc, GiB)
     resource = ServerResource(a, a.storage_access())
     deploy(resource, scenario)
     assert resource.execute(MigrateCommand(vm_name=scenario.vm_name, destination_ip="10.0.0.2")).result
