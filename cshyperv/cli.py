@@ -254,5 +254,14 @@ def agent_serve(
     )
 
 
+def _register_storage() -> None:
+    from cshyperv._storage_cli import storage
+
+    main.add_command(storage)
+
+
+_register_storage()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

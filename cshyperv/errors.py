@@ -24,7 +24,16 @@
     │   ├── UnsupportedOperationError       the plug-in does not declare this capability
     │   └── HypervisorConnectionError (ConnectionError)  the host cannot be reached
     ├── PluginError (LookupError)           no such hypervisor plug-in, or it failed to load
-    └── (storage adds its branch with the storage adaptors)
+    └── StorageError (OSError)              a storage location could not be used; ``.errno`` set
+        ├── StorageAuthenticationError (PermissionError)  the server refused the credentials
+        ├── StorageConnectionError (ConnectionError)      the server is unreachable or went away
+        └── TemplateError                   a template could not be installed
+            ├── DownloadError (ConnectionError)   the source could not be fetched
+            └── ChecksumMismatchError       the bytes do not match the expected checksum
+
+Storage adaptors raise plain ``OSError`` subclasses for file-level failures (``FileNotFoundError``,
+``FileExistsError``, ``PermissionError``...) with ``filename`` set to the location without
+credentials, and the ``StorageError`` branch for what is about the server or the transfer.
 
 Messages name the JSON path and the expected type, never the offending value: command bodies carry
 passwords (``cifs://...?password=``), VNC passwords and user data.
@@ -38,6 +47,8 @@ from collections.abc import Sequence
 __all__ = [
     "CSHyperVError",
     "CheckpointNotFoundError",
+    "ChecksumMismatchError",
+    "DownloadError",
     "EncodeError",
     "HypervisorAccessDeniedError",
     "HypervisorConnectionError",
@@ -50,6 +61,10 @@ __all__ = [
     "OperationTimeoutError",
     "PluginError",
     "SchemaValidationError",
+    "StorageAuthenticationError",
+    "StorageConnectionError",
+    "StorageError",
+    "TemplateError",
     "UnknownTypeError",
     "UnsupportedOperationError",
     "ValueOutOfRangeError",
@@ -246,3 +261,51 @@ class HypervisorConnectionError(HypervisorError, ConnectionError):
 
 class PluginError(CSHyperVError, LookupError):
     """No hypervisor plug-in of that name, or it failed to load or to start."""
+
+
+# -- storage -------------------------------------------------------------------------------------
+
+
+class StorageError(CSHyperVError, OSError):
+    """A storage location could not be used. ``str()`` names the location without credentials."""
+
+    def __init__(self, message: str, *, code: int = errno.EIO, location: str | None = None) -> None:
+        from cshyperv._redact import redact_url_credentials
+
+        shown = redact_url_credentials(location) if location else None
+        text = f"{message}: {shown}" if shown else message
+        super().__init__(code, text)
+        self.location = shown
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class StorageAuthenticationError(StorageError, PermissionError):
+    """The storage server refused the credentials (wrong user, password or domain)."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(message, code=errno.EACCES, location=location)
+
+
+class StorageConnectionError(StorageError, ConnectionError):
+    """The storage server could not be reached, or dropped the connection mid-operation."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(message, code=errno.ECONNRESET, location=location)
+
+
+class TemplateError(StorageError):
+    """A template could not be installed; nothing was left under its final name."""
+
+
+class DownloadError(TemplateError, ConnectionError):
+    """The template's source could not be fetched (HTTP status, connection, truncated body)."""
+
+
+class ChecksumMismatchError(TemplateError):
+    """The downloaded bytes do not match the checksum CloudStack gave."""
+
+    def __init__(self, algorithm: str, *, location: str | None = None) -> None:
+        super().__init__(f"{algorithm} checksum does not match", code=errno.EIO, location=location)
+        self.algorithm = algorithm

@@ -58,6 +58,16 @@ class ResourceContext:
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
+    def learn(self, *locations: str | None) -> None:
+        """Let the storage access remember credentials or export roots that store URLs carry
+        (CloudStack strips them from most commands; StartCommand's secondaryStorages and pool
+        details keep them)."""
+        learn = getattr(self.storage, "learn", None)
+        if learn is not None:
+            for location in locations:
+                if location:
+                    learn(location)
+
     def require(self, capability: Capability, protocol: type[P]) -> P:
         """The hypervisor as ``protocol`` if it declares ``capability``; otherwise
         :class:`UnsupportedOperationError` (turned into a failed Answer by the handler)."""

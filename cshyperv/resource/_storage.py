@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 
-from cshyperv import deadline
 from cshyperv.commands import (
     Answer,
     AttachAnswer,
@@ -57,10 +56,9 @@ from cshyperv.errors import MissingMemberError, UnsupportedOperationError, Volum
 from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, SupportsVolumes
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import disk_file, join_path, store_root
+from cshyperv.storage import StorageURL, install_template, transfer
 
 __all__ = ["HANDLERS", "copy_file"]
-
-CHUNK = 4 * 1024 * 1024
 
 
 def _role(store: Any) -> DataStoreRole | None:
@@ -74,36 +72,26 @@ def _role(store: Any) -> DataStoreRole | None:
 
 
 def copy_file(ctx: ResourceContext, source: str, target: str) -> int:
-    """Stream ``source`` to ``target`` (any two locations); returns the bytes copied.
+    """Copy ``source`` to ``target`` (any two locations); returns the bytes copied.
 
-    Written as ``<target>.<random>.partial`` and renamed at the end: a failed copy leaves nothing
-    under the target name. Honours the deadline between chunks.
+    Server-side where both are on one SMB server, streamed otherwise; written under a temporary
+    name and renamed, so a failed copy leaves nothing under the target name. Honours the deadline.
     """
     src_adaptor, src_path = ctx.storage.locate(source)
     dst_adaptor, dst_path = ctx.storage.locate(target)
-    parent = posixpath.dirname(dst_path)
-    if parent:
-        dst_adaptor.mkdir(parent)
-    partial = f"{dst_path}.{uuidlib.uuid4().hex[:8]}.partial"
-    copied = 0
     try:
-        if src_adaptor is dst_adaptor:
-            dst_adaptor.copy(src_path, partial)  # server-side where the backend can
-            copied = dst_adaptor.stat(partial).size
-        else:
-            with src_adaptor.open_read(src_path) as reader, dst_adaptor.open_write(partial) as writer:
-                while chunk := reader.read(CHUNK):
-                    deadline.check("copy")
-                    writer.write(chunk)
-                    copied += len(chunk)
-        dst_adaptor.rename(partial, dst_path)
-    except FileNotFoundError:
-        dst_adaptor.remove(partial)
-        raise VolumeNotFoundError(source) from None
-    except BaseException:
-        dst_adaptor.remove(partial)
-        raise
-    return copied
+        return transfer.copy_file(src_adaptor, src_path, dst_adaptor, dst_path)
+    except FileNotFoundError as exc:
+        if not src_adaptor.exists(src_path):
+            raise VolumeNotFoundError(source) from None
+        raise exc from None
+
+
+def _learn_stores(ctx: ResourceContext, *objects: Any) -> None:
+    """Store URLs that carry credentials or name an NFS export teach the storage access."""
+    for obj in objects:
+        store = getattr(obj, "image_data_store", None) or getattr(obj, "data_store", None) or obj
+        ctx.learn(getattr(store, "url", None), getattr(store, "uri", None))
 
 
 def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
@@ -117,6 +105,13 @@ def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
     if cmd.pool is None:
         raise MissingMemberError("required member is missing").at("pool")
     root = store_root(cmd.pool)
+    details = cmd.details or {}
+    if root.startswith("\\\\") and details.get("user") and details.get("password") is not None:
+        # Newer management servers send the SMB pool's credentials as pool details.
+        url = attrs.evolve(
+            StorageURL.parse(root), user=details["user"], password=details["password"], domain=details.get("domain")
+        )
+        ctx.learn(url.to_url(with_credentials=True))
     if not cmd.add:
         ctx.pools.pop(cmd.pool.uuid or "", None)
         return Answer(result=True, details="pool removed")
@@ -154,6 +149,7 @@ def _file_name(obj: Any, fmt: ImageFormat | None, default_ext: str = "vhdx") -> 
 
 def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
     src, dest = cmd.src_to, cmd.dest_to
+    _learn_stores(ctx, src, dest)
     src_role = _role(getattr(src, "image_data_store", None) or getattr(src, "data_store", None))
     dest_role = _role(getattr(dest, "image_data_store", None) or getattr(dest, "data_store", None))
 
@@ -352,14 +348,21 @@ def primary_download(ctx: ResourceContext, cmd: PrimaryStorageDownloadCommand) -
     """Legacy template download onto primary storage, from a ``cifs://`` (or UNC) image store URL."""
     if not cmd.url:
         raise MissingMemberError("required member is missing").at("url")
-    if cmd.url.lower().startswith(("http://", "https://")):
-        raise UnsupportedOperationError("downloading templates over HTTP is not available in this agent yet")
     pool_root = cmd.local_path or (store_root(cmd.primary_pool) if cmd.primary_pool is not None else None)
     if not pool_root:
         raise MissingMemberError("required member is missing").at("localPath")
+    ctx.learn(cmd.url)
     file_name = posixpath.basename(cmd.url.split("?", 1)[0].replace("\\", "/"))
+    for suffix in (".bz2", ".gz", ".xz", ".zip"):
+        file_name = file_name.removesuffix(suffix)
     name = f"{cmd.name or uuidlib.uuid4().hex}{posixpath.splitext(file_name)[1] or '.vhdx'}"
     target = join_path(pool_root, name)
+    if cmd.url.lower().startswith(("http://", "https://")):
+        # Straight from the web onto primary storage: verified and decompressed on the way.
+        adaptor, rel = ctx.storage.locate(target)
+        folder, base = posixpath.split(rel)
+        installed = install_template(cmd.url, adaptor, folder, name=base, write_properties=False)
+        return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=installed.size)
     copied = copy_file(ctx, cmd.url, target)
     return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=copied)
 

@@ -95,8 +95,10 @@ def _url_root(url: str | None) -> str:
         raise TranslationError(str(exc)) from None
     if parsed.scheme == "cifs":
         return parsed.unc()
-    # NFS secondary storage is not reachable from a Windows host by path; callers copy through
-    # the storage adaptors instead.
+    if parsed.scheme == "nfs":
+        # A Windows host cannot open NFS by path; the agent copies from it through the storage
+        # adaptors (template -> SMB primary), so the URL itself is the root.
+        return parsed.without_credentials().to_url()
     raise UnsupportedOperationError(f"a Hyper-V host cannot open {parsed.scheme} storage by path")
 
 

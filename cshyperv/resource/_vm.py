@@ -82,6 +82,7 @@ def start(ctx: ResourceContext, cmd: StartCommand) -> Answer:
     Hyper-V); otherwise get, create and start.
     """
     assert cmd.vm is not None  # required by the model
+    ctx.learn(*(cmd.secondary_storages or ()))
     spec = vm_spec(cmd.vm, ctx.settings.translation)
     hv = ctx.hypervisor
     deployer: Any = hv

@@ -1,6 +1,44 @@
-"""Storage: URLs with credentials kept out of sight, and adaptors that work without mounting."""
+"""Storage from user space: URLs that keep credentials out of sight, and adaptors for SMB, NFS and
+local directories that need no mount, no root and no kernel client.
 
-from cshyperv.storage._adaptor import DiskUsage, FileStat, LocalStorageAdaptor, StorageAdaptor
+* :class:`StorageURL` — ``cifs://``/``smb://``/``nfs://``/``file://`` URLs and UNC paths.
+* :class:`StorageAdaptor` — the protocol; :class:`CifsStorageAdaptor` (smbprotocol),
+  :class:`NfsStorageAdaptor` (nfs-rs), :class:`LocalStorageAdaptor`.
+* :class:`RemoteStorageAccess` — any location string -> (adaptor, path), with credentials.
+* :func:`copy_file` — streamed or server-side copies, atomic under the final name, with progress.
+* :func:`install_template` — download, verify, decompress and publish a template.
+"""
+
+from cshyperv.storage._adaptor import (
+    DiskUsage,
+    FileStat,
+    LocalStorageAdaptor,
+    StorageAdaptor,
+    SupportsServerSideCopy,
+)
+from cshyperv.storage.access import RemoteStorageAccess, SmbCredentials
+from cshyperv.storage.cifs import CifsStorageAdaptor
+from cshyperv.storage.nfs import NfsStorageAdaptor
+from cshyperv.storage.templates import Checksum, InstalledTemplate, install_template, read_template_properties
+from cshyperv.storage.transfer import copy_file, copy_stream
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
-__all__ = ["DiskUsage", "FileStat", "LocalStorageAdaptor", "StorageAdaptor", "StorageURL", "StorageURLError"]
+__all__ = [
+    "Checksum",
+    "CifsStorageAdaptor",
+    "DiskUsage",
+    "FileStat",
+    "InstalledTemplate",
+    "LocalStorageAdaptor",
+    "NfsStorageAdaptor",
+    "RemoteStorageAccess",
+    "SmbCredentials",
+    "StorageAdaptor",
+    "StorageURL",
+    "StorageURLError",
+    "SupportsServerSideCopy",
+    "copy_file",
+    "copy_stream",
+    "install_template",
+    "read_template_properties",
+]

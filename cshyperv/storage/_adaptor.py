@@ -17,7 +17,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["DiskUsage", "FileStat", "LocalStorageAdaptor", "StorageAdaptor"]
+__all__ = ["DiskUsage", "FileStat", "LocalStorageAdaptor", "StorageAdaptor", "SupportsServerSideCopy", "clean_parts"]
 
 
 @attrs.frozen
@@ -69,8 +69,19 @@ class StorageAdaptor(Protocol):
     def walk(self, path: str = "") -> Iterator[str]:
         """Every file below ``path`` (relative paths), depth first."""
 
+    def close(self) -> None:
+        """Release connections; the adaptor reconnects if used again."""
 
-def _clean(path: str) -> list[str]:
+
+@runtime_checkable
+class SupportsServerSideCopy(Protocol):
+    def copy_from(self, other: object, source: str, target: str) -> bool:
+        """Copy ``source`` of adaptor ``other`` to ``target`` here without moving the bytes
+        through this process; False when it cannot (another server, other credentials)."""
+
+
+def clean_parts(path: str) -> list[str]:
+    """The segments of a ``/``- or ``\\``-separated relative path; ``..`` is refused."""
     parts = [p for p in path.replace("\\", "/").split("/") if p and p != "."]
     if any(p == ".." for p in parts):
         raise PermissionError(errno.EACCES, "'..' is not allowed in a storage path")
@@ -86,8 +97,11 @@ class LocalStorageAdaptor:
     def __repr__(self) -> str:
         return f"LocalStorageAdaptor({str(self.root)!r})"
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def local_path(self, path: str) -> Path:
-        return self.root.joinpath(*_clean(path))
+        return self.root.joinpath(*clean_parts(path))
 
     def stat(self, path: str) -> FileStat:
         st = self.local_path(path).stat()

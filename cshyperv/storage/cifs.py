@@ -1,0 +1,313 @@
+"""CIFS/SMB storage from user space, on smbprotocol (pure Python, SMB 2/3).
+
+Nothing is mounted: every operation opens (or reuses) an SMB session of its own. Signing and
+encryption follow what the server requires; ``encrypt=true`` in the URL (or ``encrypt=True``)
+insists on encryption even where the server would allow plain traffic.
+
+Two smbprotocol habits shape this module:
+
+* its connection pool is keyed by ``server:port``, and a call that omits ``port`` goes to 445 —
+  so every call passes ``port``, and each adaptor keeps a pool of its own (two adaptors with
+  different credentials never share a session);
+* its errors are ``SMBOSError`` (an ``OSError`` but never ``FileNotFoundError``) and a zoo of
+  ``SMBException`` subclasses; :func:`_smb_errors` turns them into the ``OSError`` subclass the
+  errno names (``except FileNotFoundError`` works) or into cshyperv's ``StorageError`` branch,
+  with the location — never the password — as the file name.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import stat as statmod
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, BinaryIO, cast
+
+from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, StorageError
+from cshyperv.storage._adaptor import DiskUsage, FileStat, clean_parts
+from cshyperv.storage.urls import StorageURL, StorageURLError
+
+__all__ = ["CifsStorageAdaptor"]
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _import_smbclient() -> Any:
+    try:
+        import smbclient
+        import smbclient.shutil
+    except ImportError:  # pragma: no cover - smbprotocol is a core dependency
+        raise StorageError("CIFS storage needs the smbprotocol package", code=errno.ENOSYS) from None
+    return smbclient
+
+
+class CifsStorageAdaptor:
+    """A :class:`~cshyperv.storage.StorageAdaptor` rooted at ``\\\\host\\share[\\dir]``.
+
+    ``url`` is a ``cifs://``/``smb://`` URL or UNC path; credentials come from the URL (CloudStack's
+    ``?user=..&password=..&domain=..``) or the keyword arguments. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        url: StorageURL | str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        domain: str | None = None,
+        port: int | None = None,
+        encrypt: bool | None = None,
+        connection_timeout: float = 30.0,
+    ) -> None:
+        parsed = StorageURL.parse(url) if isinstance(url, str) else url
+        if parsed.scheme != "cifs":
+            raise StorageURLError(f"a {parsed.scheme} location is not SMB storage")
+        options = {key.lower(): value for key, value in parsed.options}
+        self.host = parsed.host
+        self.port = port or parsed.port or 445
+        self.share = parsed.share
+        self._base = [p for p in parsed.path.split("/") if p]
+        user = username if username is not None else parsed.user
+        dom = domain if domain is not None else parsed.domain
+        if user and dom and "\\" not in user and "@" not in user:
+            user = f"{dom}\\{user}"
+        self._username = user
+        self._password = password if password is not None else parsed.password
+        if encrypt is None and "encrypt" in options:
+            encrypt = options["encrypt"].lower() in _TRUE
+        self._encrypt = encrypt
+        self._timeout = connection_timeout
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._smb = _import_smbclient()
+        # The location as shown in errors and reprs: no credentials, ever.
+        self.location = StorageURL(scheme="cifs", host=self.host, port=self.port, share=self.share).unc()
+
+    def __repr__(self) -> str:
+        return f"CifsStorageAdaptor({self.location!r}, port={self.port}, user={self._username!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "port": self.port,
+            "connection_cache": self._cache,
+            "connection_timeout": self._timeout,
+        }
+        if self._username is not None:
+            kwargs["username"] = self._username
+            kwargs["password"] = self._password
+        if self._encrypt is not None:
+            kwargs["encrypt"] = self._encrypt
+        return kwargs
+
+    def unc(self, path: str = "") -> str:
+        """The UNC path of ``path`` below this adaptor's root."""
+        return "\\\\" + "\\".join([self.host, self.share, *self._base, *clean_parts(path)])
+
+    def _shown(self, path: str) -> str:
+        return self.unc(path)
+
+    @contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            raise _map_error(exc, self._shown(path)) from None
+
+    def connect(self) -> None:
+        """Open the session now: a wrong password or an unreachable server fails here, clearly."""
+        with self._lock, self._errors(""):
+            self._smb.register_session(self.host, **self._kwargs())
+
+    def close(self) -> None:
+        """Close this adaptor's SMB connections (others' are untouched)."""
+        with self._lock:
+            try:
+                self._smb.reset_connection_cache(connection_cache=self._cache)
+            except Exception:
+                self._cache.clear()
+
+    # -- the StorageAdaptor protocol ---------------------------------------------------------
+
+    def stat(self, path: str) -> FileStat:
+        with self._errors(path):
+            st = self._smb.stat(self.unc(path), **self._kwargs())
+        return FileStat(size=st.st_size, is_dir=statmod.S_ISDIR(st.st_mode), mtime=st.st_mtime)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def listdir(self, path: str = "") -> list[str]:
+        with self._errors(path):
+            return sorted(self._smb.listdir(self.unc(path), **self._kwargs()))
+
+    def open_read(self, path: str) -> BinaryIO:
+        with self._errors(path):
+            handle = self._smb.open_file(self.unc(path), mode="rb", share_access="r", **self._kwargs())
+        return cast(BinaryIO, _MappedFile(handle, self._shown(path)))
+
+    def open_write(self, path: str) -> BinaryIO:
+        with self._errors(path):
+            handle = self._smb.open_file(self.unc(path), mode="wb", **self._kwargs())
+        return cast(BinaryIO, _MappedFile(handle, self._shown(path)))
+
+    def mkdir(self, path: str, *, parents: bool = True) -> None:
+        with self._errors(path):
+            if parents:
+                self._smb.makedirs(self.unc(path), exist_ok=True, **self._kwargs())
+            else:
+                try:
+                    self._smb.mkdir(self.unc(path), **self._kwargs())
+                except OSError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise
+
+    def rename(self, source: str, target: str) -> None:
+        with self._errors(source):
+            # replace, not rename: SMB's plain rename refuses an existing target.
+            self._smb.replace(self.unc(source), self.unc(target), **self._kwargs())
+
+    def remove(self, path: str) -> None:
+        try:
+            st = self.stat(path)
+        except FileNotFoundError:
+            return
+        with self._errors(path):
+            if st.is_dir:
+                self._smb.shutil.rmtree(self.unc(path), **self._kwargs())
+            else:
+                self._smb.remove(self.unc(path), **self._kwargs())
+
+    def copy(self, source: str, target: str) -> None:
+        """Server-side copy (FSCTL_SRV_COPYCHUNK): the bytes never cross the network."""
+        with self._errors(source):
+            self._smb.copyfile(self.unc(source), self.unc(target), **self._kwargs())
+
+    def copy_from(self, other: object, source: str, target: str) -> bool:
+        """Server-side copy from another CIFS adaptor on the same server and port; False otherwise."""
+        if not isinstance(other, CifsStorageAdaptor) or (other.host.lower(), other.port) != (
+            self.host.lower(),
+            self.port,
+        ):
+            return False
+        if other._username != self._username:
+            return False
+        with self._errors(target):
+            self._smb.copyfile(other.unc(source), self.unc(target), **self._kwargs())
+        return True
+
+    def disk_usage(self, path: str = "") -> DiskUsage:
+        with self._errors(path):
+            result = self._smb.stat_volume(self.unc(path), **self._kwargs())
+        return DiskUsage(total_bytes=result.total_size, free_bytes=result.caller_available_size)
+
+    def walk(self, path: str = "") -> Iterator[str]:
+        base = clean_parts(path)
+        stack = ["/".join(base)]
+        while stack:
+            current = stack.pop()
+            with self._errors(current):
+                entries = sorted(self._smb.scandir(self.unc(current), **self._kwargs()), key=lambda e: e.name)
+            subdirs = []
+            for entry in entries:
+                rel = f"{current}/{entry.name}" if current else entry.name
+                # entry.is_dir() comes from the directory listing itself (no extra round trip;
+                # entry.stat() would also forget the port).
+                if entry.is_dir():
+                    subdirs.append(rel)
+                else:
+                    yield rel
+            stack.extend(reversed(subdirs))
+
+
+class _MappedFile:
+    """A file object whose I/O errors are mapped like the adaptor's (the connection may die mid-copy)."""
+
+    def __init__(self, handle: Any, shown: str) -> None:
+        self._handle = handle
+        self._shown = shown
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self._handle.read(size)
+        except Exception as exc:
+            raise _map_error(exc, self._shown) from None
+        return data
+
+    def write(self, data: bytes) -> int:
+        try:
+            written: int = self._handle.write(data)
+        except Exception as exc:
+            raise _map_error(exc, self._shown) from None
+        return written
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except Exception as exc:
+            raise _map_error(exc, self._shown) from None
+
+    def __enter__(self) -> _MappedFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None:
+            self.close()
+        else:
+            # The body already failed (often: the connection is gone); closing must not mask it.
+            with suppress(Exception):
+                self._handle.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+def _map_error(exc: BaseException, shown: str) -> BaseException:
+    from smbprotocol.exceptions import (
+        SMBAuthenticationError,
+        SMBConnectionClosed,
+        SMBOSError,
+        SMBResponseException,
+    )
+
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, SMBOSError):
+        code = exc.errno or errno.EIO
+        if _is_logon_failure(exc):
+            return StorageAuthenticationError("the SMB server refused the credentials", location=shown)
+        # OSError(errno, ...) picks the subclass: ENOENT -> FileNotFoundError, and so on.
+        return OSError(code, str(exc.strerror or "SMB error").split(":")[0], shown)
+    name = type(exc).__name__
+    if (
+        isinstance(exc, SMBAuthenticationError)
+        or name in ("SpnegoError", "BadMechanismError")
+        or _is_logon_failure(exc)
+    ):
+        return StorageAuthenticationError("the SMB server refused the credentials", location=shown)
+    if isinstance(exc, SMBResponseException):
+        status = getattr(exc, "status", None)
+        return StorageError(f"SMB request failed with status 0x{int(status or 0):08x}", location=shown)
+    if isinstance(exc, (SMBConnectionClosed, ConnectionError, socket.timeout, TimeoutError, EOFError)):
+        return StorageConnectionError("the SMB connection failed or was closed", location=shown)
+    if isinstance(exc, ValueError) and "connect" in str(exc).lower():
+        # smbprotocol reports a refused or unreachable server as ValueError("Failed to connect ...").
+        return StorageConnectionError("the SMB server could not be reached", location=shown)
+    if isinstance(exc, OSError):
+        return OSError(exc.errno or errno.EIO, exc.strerror or type(exc).__name__, shown)
+    return StorageError(f"SMB operation failed ({name})", location=shown)
+
+
+_LOGON_FAILURES = (0xC000006D, 0xC000006A, 0xC0000064, 0xC0000072, 0xC000006F, 0xC0000070, 0xC0000071)
+
+
+def _is_logon_failure(exc: BaseException) -> bool:
+    status = getattr(exc, "ntstatus", None) or getattr(exc, "status", None)
+    return status is not None and int(status) in _LOGON_FAILURES

@@ -1,0 +1,70 @@
+"""Real Samba and NFS servers on 127.0.0.1 for the storage tests.
+
+They are started once per session at free non-standard ports. Without smbd/ganesha (or root) the
+tests skip with the reason — except where CSHYPERV_REQUIRE_REAL_SERVERS=1 (set by .ci/run), where a
+missing server is a failure: CI must exercise the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, NfsStorageAdaptor, StorageAdaptor
+from cshyperv.testing.servers import NfsServer, SambaServer, skip_reason
+
+
+def _require(kind: str) -> None:
+    reason = skip_reason(kind)
+    if reason is None:
+        return
+    if os.environ.get("CSHYPERV_REQUIRE_REAL_SERVERS") == "1":
+        pytest.fail(f"CSHYPERV_REQUIRE_REAL_SERVERS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    _require("samba")
+    server = SambaServer(tmp_path_factory.mktemp("samba")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NfsServer]:
+    _require("nfs")
+    server = NfsServer(tmp_path_factory.mktemp("nfs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", "cifs-plain", "cifs-signed", "cifs-sealed", "nfs"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, StorageAdaptor, Path]]:
+    """(kind, adaptor rooted at a fresh directory, that directory on the server's disk)."""
+    kind = request.param
+    folder = f"t-{uuid.uuid4().hex[:8]}"
+    adaptor: StorageAdaptor
+    if kind == "local":
+        disk = tmp_path / folder
+        disk.mkdir()
+        adaptor = LocalStorageAdaptor(disk)
+    elif kind.startswith("cifs"):
+        samba: SambaServer = request.getfixturevalue("samba")
+        share = {"cifs-plain": "share", "cifs-signed": "signed", "cifs-sealed": "sealed"}[kind]
+        disk = samba.share_path(share) / folder
+        disk.mkdir()
+        adaptor = CifsStorageAdaptor(samba.url(share, folder))
+    else:
+        server: NfsServer = request.getfixturevalue("nfs")
+        disk = server.export_path / folder
+        disk.mkdir()
+        adaptor = NfsStorageAdaptor(server.url(folder))
+    yield kind, adaptor, disk
+    adaptor.close()
+    shutil.rmtree(disk, ignore_errors=True)
