@@ -1,8 +1,9 @@
 """CIFS/SMB storage from user space, on smbprotocol (pure Python, SMB 2/3).
 
-Nothing is mounted: every operation opens (or reuses) an SMB session of its own. Signing and
-encryption follow what the server requires; ``encrypt=true`` in the URL (or ``encrypt=True``)
-insists on encryption even where the server would allow plain traffic.
+Nothing is mounted: every operation opens (or reuses) an SMB session of its own. Messages are
+always signed (tampering with a template or volume in transit is detected) and encrypted when
+the share requires it; ``encrypt=true`` in the URL (or ``encrypt=True``) insists on encryption
+everywhere.
 
 Two smbprotocol habits shape this module:
 
@@ -27,6 +28,7 @@ from typing import Any, BinaryIO, cast
 
 from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, StorageError
 from cshyperv.storage._adaptor import DiskUsage, FileStat, clean_parts
+from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
 __all__ = ["CifsStorageAdaptor"]
@@ -149,14 +151,16 @@ class CifsStorageAdaptor:
             return sorted(self._smb.listdir(self.unc(path), **self._kwargs()))
 
     def open_read(self, path: str) -> BinaryIO:
+        """A sequential reader with several reads in flight (see ``_smb_pipeline``)."""
         with self._errors(path):
-            handle = self._smb.open_file(self.unc(path), mode="rb", share_access="r", **self._kwargs())
-        return cast(BinaryIO, _MappedFile(handle, self._shown(path)))
+            raw = self._smb.open_file(self.unc(path), mode="rb", share_access="r", buffering=0, **self._kwargs())
+        return cast(BinaryIO, _MappedFile(PipelinedReader(raw), self._shown(path)))
 
     def open_write(self, path: str) -> BinaryIO:
+        """A sequential writer with several writes in flight; complete only after ``close()``."""
         with self._errors(path):
-            handle = self._smb.open_file(self.unc(path), mode="wb", **self._kwargs())
-        return cast(BinaryIO, _MappedFile(handle, self._shown(path)))
+            raw = self._smb.open_file(self.unc(path), mode="wb", buffering=0, **self._kwargs())
+        return cast(BinaryIO, _MappedFile(PipelinedWriter(raw), self._shown(path)))
 
     def mkdir(self, path: str, *, parents: bool = True) -> None:
         with self._errors(path):
@@ -263,7 +267,7 @@ class _MappedFile:
         else:
             # The body already failed (often: the connection is gone); closing must not mask it.
             with suppress(Exception):
-                self._handle.close()
+                self._handle.abort()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)
