@@ -46,6 +46,7 @@ from cshyperv.hypervisor import (
     VmStats,
     VolumeInfo,
 )
+from cshyperv.storage.access import StorageAccess
 
 __all__ = ["HyperVHypervisor", "PowerShellError", "ScriptRunner", "map_error_record"]
 
@@ -159,9 +160,20 @@ class HyperVHypervisor:
     name = "hyperv"
     capabilities = frozenset(Capability)
 
-    def __init__(self, runner: ScriptRunner, *, stop_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, runner: ScriptRunner, *, stop_timeout_s: float = 120.0, storage: StorageAccess | None = None
+    ) -> None:
         self.runner = runner
         self.stop_timeout_s = stop_timeout_s
+        self._storage = storage
+
+    def storage_access(self) -> StorageAccess:
+        """How the agent reaches this host's shares from Linux (see ``cshyperv.hyperv.storage``)."""
+        if self._storage is None:
+            from cshyperv.storage import RemoteStorageAccess
+
+            self._storage = RemoteStorageAccess()
+        return self._storage
 
     def _call(self, operation: str, params: Mapping[str, Any]) -> Any:
         deadline.check(operation)
@@ -173,6 +185,9 @@ class HyperVHypervisor:
 
     def close(self) -> None:
         self.runner.close()
+        close = getattr(self._storage, "close", None)
+        if close is not None:
+            close()
 
     # -- Hypervisor --------------------------------------------------------------------------
 

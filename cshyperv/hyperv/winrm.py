@@ -312,9 +312,13 @@ def create(config: Mapping[str, str]) -> Any:
     """Plug-in factory (entry point ``hyperv``): settings url/username/password/transport/...,
     defaulting to the CSHYPERV_WINRM_* environment variables."""
     from cshyperv.hyperv.plugin import HyperVHypervisor
+    from cshyperv.hyperv.storage import storage_access_from_settings
 
     if config.get("url"):
         connection = HostConnection.from_mapping(config)
     else:
         connection = HostConnection.from_env(None, **dict(config))
-    return HyperVHypervisor(WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False)))
+    storage = storage_access_from_settings(
+        config, host=connection.host, winrm_username=connection.username, winrm_password=connection.password
+    )
+    return HyperVHypervisor(WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False)), storage=storage)

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from cshyperv.errors import UnsupportedOperationError
 from cshyperv.storage import LocalStorageAdaptor, StorageAdaptor, StorageURL
+from cshyperv.storage.access import StorageAccess
 
 __all__ = ["LocalTreeStorageAccess", "StorageAccess"]
 
 _DRIVE = re.compile(r"^([A-Za-z]):[\\/]?(.*)$")
-
-
-@runtime_checkable
-class StorageAccess(Protocol):
-    def locate(self, location: str) -> tuple[StorageAdaptor, str]:
-        """An adaptor and the ``/``-separated path below its root for ``location``."""
 
 
 class LocalTreeStorageAccess:

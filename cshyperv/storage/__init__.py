@@ -16,7 +16,7 @@ from cshyperv.storage._adaptor import (
     StorageAdaptor,
     SupportsServerSideCopy,
 )
-from cshyperv.storage.access import RemoteStorageAccess, SmbCredentials
+from cshyperv.storage.access import RemoteStorageAccess, SmbCredentials, StorageAccess
 from cshyperv.storage.cifs import CifsStorageAdaptor
 from cshyperv.storage.nfs import NfsStorageAdaptor
 from cshyperv.storage.templates import Checksum, InstalledTemplate, install_template, read_template_properties
@@ -33,6 +33,7 @@ __all__ = [
     "NfsStorageAdaptor",
     "RemoteStorageAccess",
     "SmbCredentials",
+    "StorageAccess",
     "StorageAdaptor",
     "StorageURL",
     "StorageURLError",

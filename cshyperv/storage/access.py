@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -31,9 +32,17 @@ from cshyperv.storage.cifs import CifsStorageAdaptor
 from cshyperv.storage.nfs import NfsStorageAdaptor
 from cshyperv.storage.urls import StorageURL
 
-__all__ = ["RemoteStorageAccess", "SmbCredentials"]
+__all__ = ["RemoteStorageAccess", "SmbCredentials", "StorageAccess"]
 
 _DRIVE = re.compile(r"^([A-Za-z]):[\\/]?(.*)$")
+
+
+@runtime_checkable
+class StorageAccess(Protocol):
+    """Location strings (UNC paths, drive paths, storage URLs) -> where to read and write them."""
+
+    def locate(self, location: str) -> tuple[StorageAdaptor, str]:
+        """An adaptor and the ``/``-separated path below its root for ``location``."""
 
 
 def _hidden(value: object) -> str:
