@@ -138,10 +138,22 @@ class NfsStorageAdaptor:
         if isinstance(exc, StorageError):
             return exc
         message = str(getattr(exc, "message", None) or type(exc).__name__)
-        if isinstance(exc, (nfs.NfsConnectionError, nfs.NfsMountError, nfs.NfsClientClosedError, ConnectionError)):
+        lowered = message.lower()
+        if isinstance(exc, (nfs.NfsRpcError, nfs.NfsMountError)) and "no such file" in lowered:
+            self._client = None
+            return OSError(errno.ENOENT, "NFS export not found on the server", shown)
+        connection_lost = isinstance(exc, nfs.NfsRpcError) and any(
+            word in lowered for word in ("connection", "broken pipe", "timed out", "unreachable")
+        )
+        if connection_lost or isinstance(
+            exc, (nfs.NfsConnectionError, nfs.NfsMountError, nfs.NfsClientClosedError, ConnectionError)
+        ):
             # The client is unusable; the next call reconnects.
             self._client = None
-            return StorageConnectionError(f"NFS connection failed ({message})", location=shown)
+            # nfs-rs lists every version it tried; the first reason is the useful one.
+            return StorageConnectionError(
+                f"NFS connection failed ({message.split(' - ', maxsplit=1)[0]})", location=shown
+            )
         if isinstance(exc, TimeoutError):
             return OSError(errno.ETIMEDOUT, f"NFS operation timed out ({message})", shown)
         if isinstance(exc, nfs.NfsProtocolError) and "bad name" in message and not self._base:

@@ -91,3 +91,16 @@ def test_streamed_copy_with_progress_is_atomic(store: tuple[str, StorageAdaptor,
     assert seen[-1] == (len(data), len(data)) and len(seen) >= 4
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert os.listdir(disk / "t") == ["dst.bin"]  # no temporary file left behind
+
+
+def test_nfs_unreachable_and_missing_export(nfs: object) -> None:
+    from cshyperv.errors import StorageConnectionError
+    from cshyperv.storage import NfsStorageAdaptor
+    from cshyperv.testing.servers import NfsServer, free_port
+
+    assert isinstance(nfs, NfsServer)
+    with pytest.raises(StorageConnectionError) as info:
+        NfsStorageAdaptor(f"nfs://127.0.0.1:{free_port()}/export/x", connect_timeout=2).stat("y")
+    assert isinstance(info.value, ConnectionError) and "refused" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="export not found"):
+        NfsStorageAdaptor(f"nfs://127.0.0.1:{nfs.port}/no-such-export/x").stat("y")
