@@ -57,6 +57,7 @@ from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, S
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import disk_file, join_path, store_root
 from cshyperv.storage import StorageURL, install_template, transfer
+from cshyperv.storage.vhd import probe_virtual_size
 
 __all__ = ["HANDLERS", "copy_file"]
 
@@ -204,13 +205,15 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
 
 
 def _virtual_size(ctx: ResourceContext, path: str) -> int:
+    """The disk size of a template: the hypervisor's word if it has one, else the image's own
+    headers (VHD/VHDX), else the file size."""
     hv: Any = ctx.hypervisor
     if Capability.VOLUMES in ctx.hypervisor.capabilities and isinstance(hv, SupportsVolumes):
         info = hv.volume_info(path)
         if info is not None:
             return info.size_bytes
     adaptor, rel = ctx.storage.locate(path)
-    return adaptor.stat(rel).size
+    return probe_virtual_size(adaptor, rel) or adaptor.stat(rel).size
 
 
 def _write_template_properties(

@@ -33,6 +33,7 @@ from cshyperv._redact import redact_url_credentials
 from cshyperv.errors import ChecksumMismatchError, DownloadError, StorageError, TemplateError
 from cshyperv.storage._adaptor import StorageAdaptor
 from cshyperv.storage.transfer import CHUNK_SIZE, Progress, copy_stream
+from cshyperv.storage.vhd import SizeSniffer
 
 __all__ = ["Checksum", "InstalledTemplate", "install_template", "read_template_properties"]
 
@@ -79,8 +80,8 @@ class Checksum:
 
 @attrs.frozen
 class InstalledTemplate:
-    """Where the template now is (``path`` relative to the store) and its sizes in bytes.
-    ``virtual_size`` is the file size unless a hypervisor told us better (VHD(X) headers)."""
+    """Where the template now is (``path`` relative to the store) and its sizes in bytes:
+    ``virtual_size`` is the disk size a VHD/VHDX declares in its headers, else the file size."""
 
     path: str
     size: int
@@ -116,14 +117,15 @@ def install_template(
     template_id: int | None = None,
     unique_name: str | None = None,
     description: str = "",
-    image_format: str = "vhdx",
+    image_format: str | None = None,
     verify_tls: bool = True,
     timeout_s: float = 60.0,
     write_properties: bool = True,
 ) -> InstalledTemplate:
     """Install ``source`` as ``<folder>/<name>`` in ``store``, with ``template.properties`` beside it.
 
-    ``name`` defaults to the source's file name without its compression suffix. With
+    ``name`` defaults to the source's file name without its compression suffix; ``image_format``
+    (the ``template.properties`` keys) to its extension. With
     ``write_properties=False`` (templates placed straight on primary storage, many per folder) no
     ``template.properties`` is written and no earlier install is reused. ``open_source``
     opens non-HTTP sources (``(stream, size)``); :class:`RemoteStorageAccess` users pass a function
@@ -169,7 +171,9 @@ def install_template(
             reader = counted
         # Progress counts source bytes (what Content-Length announced), also when decompressing.
         relay = None if progress is None else (lambda _done, _total: progress(counted.done, total))
-        written = copy_stream(reader, store, target + ".unverified", progress=relay)
+        sniffer = SizeSniffer(reader)
+        written = copy_stream(sniffer, store, target + ".unverified", progress=relay)
+        virtual = sniffer.virtual_size() or written
         try:
             if compression != ".zip":
                 counted.finish()
@@ -184,7 +188,9 @@ def install_template(
             spool.close()
 
     if not write_properties:
-        return InstalledTemplate(path=target, size=written, virtual_size=written, checksum=_label(expected))
+        return InstalledTemplate(path=target, size=written, virtual_size=virtual, checksum=_label(expected))
+    if image_format is None:
+        image_format = posixpath.splitext(final_name)[1].lstrip(".").lower() or "raw"
     lines = {
         "filename": final_name,
         "id": "" if template_id is None else str(template_id),
@@ -192,8 +198,8 @@ def install_template(
         image_format: "true",
         f"{image_format}.filename": final_name,
         f"{image_format}.size": str(written),
-        f"{image_format}.virtualsize": str(written),
-        "virtualsize": str(written),
+        f"{image_format}.virtualsize": str(virtual),
+        "virtualsize": str(virtual),
         "size": str(written),
         "uniquename": unique_name or final_name,
         "description": description,
@@ -203,7 +209,7 @@ def install_template(
     text = "".join(f"{key}={value}\n" for key, value in lines.items()).encode("utf-8")
     props = posixpath.join(folder, "template.properties") if folder else "template.properties"
     copy_stream(_BytesReader(text), store, props)
-    return InstalledTemplate(path=target, size=written, virtual_size=written, checksum=_label(expected))
+    return InstalledTemplate(path=target, size=written, virtual_size=virtual, checksum=_label(expected))
 
 
 def _label(expected: Checksum | None) -> str | None:
