@@ -215,11 +215,11 @@ class CheckpointNotFoundError(HypervisorError, LookupError):
 class VolumeNotFoundError(HypervisorError, FileNotFoundError):
     """A disk file (template, volume) the operation needs does not exist."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, what: str = "disk") -> None:
         from cshyperv._redact import redact_url_credentials
 
         shown = redact_url_credentials(path)
-        super().__init__(f"disk {shown!r} not found")
+        super().__init__(f"{what} {shown!r} not found")
         self.path = path
         self.errno = errno.ENOENT
 

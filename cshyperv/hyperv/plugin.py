@@ -46,6 +46,7 @@ from cshyperv.hypervisor import (
     VmStats,
     VolumeInfo,
 )
+from cshyperv.storage._adaptor import DiskUsage
 from cshyperv.storage.access import StorageAccess
 
 __all__ = ["HyperVHypervisor", "PowerShellError", "ScriptRunner", "map_error_record"]
@@ -92,6 +93,8 @@ def map_error_record(record: Mapping[str, Any], params: Mapping[str, Any]) -> Hy
         return CheckpointNotFoundError(vm, str(target or params.get("checkpoint") or ""))
     if kind == "cshyperv.VolumeNotFound":
         return VolumeNotFoundError(str(target or params.get("path") or ""))
+    if kind == "cshyperv.PathNotFound":
+        return VolumeNotFoundError(str(target or params.get("path") or ""), what="path")
     if kind == "cshyperv.InvalidVmState":
         return InvalidVmStateError(message)
     if kind == "cshyperv.DuplicateVm":
@@ -315,6 +318,11 @@ class HyperVHypervisor:
 
     def volume_info(self, path: str) -> VolumeInfo | None:
         return self._volume(self._call("volume", {"action": "info", "path": path}))
+
+    def path_capacity(self, path: str) -> DiskUsage:
+        """Total and free bytes where ``path`` lives, as the host sees it (UNC or local path)."""
+        data = self._call("path_capacity", {"path": path})
+        return DiskUsage(total_bytes=int(data["total_bytes"]), free_bytes=int(data["free_bytes"]))
 
     def add_nic(self, vm: str, nic: NicSpec) -> None:
         self._call("nic", {"action": "add", "vm": vm, "mac": nic.mac, "switch": nic.switch, "vlan": nic.vlan})

@@ -26,6 +26,7 @@ OPERATIONS = (
     "list_vms",
     "migrate_vm",
     "nic",
+    "path_capacity",
     "reboot_vm",
     "start_vm",
     "stop_vm",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid as uuidlib
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -56,7 +56,7 @@ from cshyperv.errors import MissingMemberError, UnsupportedOperationError, Volum
 from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, SupportsVolumes
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import disk_file, join_path, store_root
-from cshyperv.storage import StorageURL, install_template, transfer
+from cshyperv.storage import DiskUsage, StorageURL, install_template, transfer
 from cshyperv.storage.vhd import probe_virtual_size
 
 __all__ = ["HANDLERS", "copy_file"]
@@ -95,7 +95,19 @@ def _learn_stores(ctx: ResourceContext, *objects: Any) -> None:
         ctx.learn(getattr(store, "url", None), getattr(store, "uri", None))
 
 
+@runtime_checkable
+class _HostCapacity(Protocol):
+    def path_capacity(self, path: str) -> DiskUsage: ...
+
+
 def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
+    """Capacity and free bytes of a pool or store. Drive paths on the host (local pools, cluster
+    shared volumes) are asked of the host itself when the plug-in can; everything else is asked
+    of the file server through the storage access."""
+    hv: Any = ctx.hypervisor
+    if root[1:2] == ":" and isinstance(hv, _HostCapacity):
+        usage = hv.path_capacity(root)
+        return usage.total_bytes, usage.free_bytes
     adaptor, path = ctx.storage.locate(root)
     adaptor.mkdir(path)
     usage = adaptor.disk_usage(path)

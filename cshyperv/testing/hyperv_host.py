@@ -14,6 +14,7 @@ error) per invocation, writable as JSON lines and replayable with :class:`Replay
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -93,6 +94,8 @@ class SimulatedHyperVHost:
         p = json.loads(json.dumps(params))
         try:
             return getattr(self, "_" + operation)(p)
+        except PowerShellError:
+            raise  # already the record the real script writes
         except VmNotFoundError as exc:
             raise PowerShellError(_record("ObjectNotFound", "cshyperv.VmNotFound", "VM not found", exc.name)) from None
         except CheckpointNotFoundError as exc:
@@ -246,6 +249,13 @@ class SimulatedHyperVHost:
             return _volume(self.simulator.resize_volume(path, int(p["size_bytes"])))
         self.simulator.delete_volume(path)
         return {"deleted": True}
+
+    def _path_capacity(self, p: dict[str, Any]) -> dict[str, Any]:
+        local = self.simulator.files.local(str(p["path"]))
+        if not local.exists():
+            raise PowerShellError(_record("ObjectNotFound", "cshyperv.PathNotFound", "path not found", p["path"]))
+        usage = shutil.disk_usage(local if local.is_dir() else local.parent)
+        return {"total_bytes": usage.total, "free_bytes": usage.free}
 
     def _migrate_vm(self, p: dict[str, Any]) -> dict[str, Any]:
         self.simulator.migrate_vm(p["vm"], p["destination"], storage_path=p.get("storage_path"))

@@ -56,3 +56,24 @@ class TestLiveHyperV(HypervisorConformance):
         if recorder is not None:
             self._record_dir.mkdir(parents=True, exist_ok=True)
             recorder.save(self._record_dir / f"{getattr(method, '__name__', 'run')}.jsonl")
+
+
+def test_live_path_capacity() -> None:
+    """The host answers for a path every Hyper-V host has (its system drive) and, when given, an
+    SMB path it can reach (CSHYPERV_TEST_HYPERV_SMB_PATH, e.g. \\\\fs.lab\\primary)."""
+    connection = HostConnection.from_mapping(
+        {
+            "url": HOST,
+            "username": os.environ["CSHYPERV_TEST_HYPERV_USER"],
+            "password": os.environ["CSHYPERV_TEST_HYPERV_PASSWORD"],
+            "transport": os.environ.get("CSHYPERV_TEST_HYPERV_TRANSPORT", "ntlm"),
+            "verify_tls_certificate": os.environ.get("CSHYPERV_TEST_HYPERV_VERIFY_TLS", "true"),
+        }
+    )
+    hv = HyperVHypervisor(WinRMRunner(connection))
+    try:
+        for path in filter(None, ("C:\\Windows", os.environ.get("CSHYPERV_TEST_HYPERV_SMB_PATH"))):
+            usage = hv.path_capacity(path)
+            assert usage.total_bytes > 0 and 0 <= usage.free_bytes <= usage.total_bytes
+    finally:
+        hv.close()

@@ -82,3 +82,18 @@ def test_settings_choose_the_account_and_never_show_passwords() -> None:
     allowed = storage_access_from_settings({"smb_admin_share": "true"}, host="hv01", environ={})
     adaptor, rel = allowed.locate("C:\\VMs\\x.vhdx")
     assert rel == "VMs/x.vhdx" and getattr(adaptor, "location", None) == "\\\\hv01\\C$"
+
+
+def test_local_pool_capacity_is_asked_of_the_host(endpoint: LoopbackWSManServer) -> None:
+    from cshyperv.commands import GetStorageStatsAnswer, GetStorageStatsCommand
+
+    plugin = create({"url": endpoint.url, "transport": "basic", "username": "svc-cloud", "password": "W1nRM-pass"})
+    resource = ServerResource(plugin, plugin.storage_access())
+    try:
+        # The simulated host's C: drive exists once something lives there.
+        plugin.create_volume("C:\\ClusterStorage\\Volume1\\seed.vhdx", 1024**3)
+        answer = resource.execute(GetStorageStatsCommand(local_path="C:\\ClusterStorage\\Volume1"))
+        assert isinstance(answer, GetStorageStatsAnswer) and answer.result, answer.details
+        assert answer.capacity_bytes > 0 and 0 <= answer.used_bytes <= answer.capacity_bytes
+    finally:
+        plugin.close()

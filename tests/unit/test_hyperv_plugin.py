@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cshyperv.errors import (
     JobFailedError,
     VmAlreadyExistsError,
     VmNotFoundError,
+    VolumeNotFoundError,
 )
 from cshyperv.hyperv import HyperVHypervisor, PowerShellError, map_error_record
 from cshyperv.hyperv.scripts import OPERATIONS, operation_of, script_text
@@ -128,6 +130,19 @@ def test_a_retried_create_reuses_the_vm_and_a_different_one_is_refused(tmp_path:
         hv.create_vm(VmSpec(name="i-2-3-VM", cpus=4))
 
 
+def test_path_capacity_from_the_host(tmp_path: Path) -> None:
+    sim = SimulatorHypervisor(tmp_path / "h.db")
+    sim.files.create_disk("\\\\fs.lab\\primary\\a.vhdx", 1024**3)
+    hv = HyperVHypervisor(SimulatedHyperVHost(sim))
+    usage = hv.path_capacity("\\\\fs.lab\\primary")
+    disk = shutil.disk_usage(tmp_path)
+    assert usage.total_bytes == disk.total and 0 < usage.free_bytes <= usage.total_bytes
+    assert hv.path_capacity("\\\\fs.lab\\primary\\a.vhdx") == usage  # a file: its folder's volume
+    with pytest.raises(VolumeNotFoundError, match=r"path .* not found") as info:
+        hv.path_capacity("\\\\fs.lab\\nowhere")
+    assert isinstance(info.value, FileNotFoundError)
+
+
 def test_stop_timeout_leaves_room_before_the_deadline() -> None:
     runner = Capture()
     hv = HyperVHypervisor(runner, stop_timeout_s=120)
@@ -209,6 +224,7 @@ def test_every_string_parameter_of_every_operation_travels_as_data(value: str) -
         lambda: hv.suspend_vm(value),
         lambda: hv.resume_vm(value),
         lambda: hv.vm_stats([value]),
+        lambda: hv.path_capacity(value),
     ]
     for call in calls:
         # Capture answers None, which the plug-in may not accept: what matters is what was sent.
