@@ -9,6 +9,7 @@ tree by id and category, never by English message text.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +30,7 @@ from cshyperv.errors import (
     VmNotFoundError,
     VolumeNotFoundError,
 )
+from cshyperv.hyperv.configdrive import build_config_drive
 from cshyperv.hyperv.scripts import script_text
 from cshyperv.hypervisor import (
     Capability,
@@ -164,11 +166,18 @@ class HyperVHypervisor:
     capabilities = frozenset(Capability)
 
     def __init__(
-        self, runner: ScriptRunner, *, stop_timeout_s: float = 120.0, storage: StorageAccess | None = None
+        self,
+        runner: ScriptRunner,
+        *,
+        stop_timeout_s: float = 120.0,
+        storage: StorageAccess | None = None,
+        config_drive: bool = True,
     ) -> None:
         self.runner = runner
         self.stop_timeout_s = stop_timeout_s
         self._storage = storage
+        # A config-drive ISO besides KVP for VMs with boot args or user data (issue #4072).
+        self.config_drive = config_drive
 
     def storage_access(self) -> StorageAccess:
         """How the agent reaches this host's shares from Linux (see ``cshyperv.hyperv.storage``)."""
@@ -231,6 +240,10 @@ class HyperVHypervisor:
         params = _UNSTRUCTURE.unstructure(spec)
         params["disks"] = [{**_UNSTRUCTURE.unstructure(d), "kind": d.kind.value} for d in spec.disks]
         params["start"] = start
+        iso = build_config_drive(spec) if self.config_drive else None
+        if iso is not None:
+            # Tens of KB: it travels with the create, as data like everything else.
+            params["config_drive"] = {"iso_base64": base64.b64encode(iso).decode("ascii")}
         data = self._call("create_vm", params)
         info = _info(data)
         if data.get("existed") and not _matches(info, spec):

@@ -13,6 +13,7 @@ error) per invocation, writable as JSON lines and replayable with :class:`Replay
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import threading
@@ -167,6 +168,15 @@ class SimulatedHyperVHost:
         )
         full = attrs.evolve(spec, disks=disks, nics=nics)
         info = self.simulator.deploy_vm(full) if p.get("start") else self.simulator.create_vm(full)
+        if p.get("config_drive"):
+            # As create_vm.ps1: the ISO beside the VM's configuration, named by the VM's id.
+            folder = p.get("vm_path") or self.simulator.host_info().default_vm_path or "C:\\VMs"
+            path = folder.rstrip("\\") + f"\\config-drive-{info.uuid}.iso"
+            local = self.simulator.files.local(path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(base64.b64decode(p["config_drive"]["iso_base64"], validate=True))
+            self.simulator.attach_disk(info.name, DiskSpec(kind=DiskKind.ISO, path=path))
+            info = self.simulator.get_vm(info.name) or info
         return {**_vm(info), "existed": False}
 
     def _start_vm(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +195,16 @@ class SimulatedHyperVHost:
         return {"state": "Running"}
 
     def _destroy_vm(self, p: dict[str, Any]) -> dict[str, Any]:
-        existed = self.simulator.get_vm(p["name"]) is not None
+        current = self.simulator.get_vm(p["name"])
         self.simulator.destroy_vm(p["name"], delete_disks=bool(p.get("delete_disks")))
-        return {"removed": existed, "deleted": []}
+        deleted = []
+        if current is not None:
+            # As destroy_vm.ps1: the config drive (user data) always goes with the VM.
+            for iso in current.isos:
+                if iso.endswith(f"config-drive-{current.uuid}.iso"):
+                    self.simulator.files.local(iso).unlink(missing_ok=True)
+                    deleted.append(iso)
+        return {"removed": current is not None, "deleted": deleted}
 
     def _vm_stats(self, p: dict[str, Any]) -> dict[str, Any]:
         stats = self.simulator.vm_stats(p["names"])

@@ -77,6 +77,16 @@ try {
             Set-VMNetworkAdapter -VMNetworkAdapter $adapter -MaximumBandwidth ([int64] $nic.rate_mbps * 1000000) -ErrorAction Stop
         }
     }
+    if ($p.config_drive) {
+        # The config drive (ISO 9660, label config-2) built by the plug-in, beside the VM's
+        # configuration and named by the VM's id, never by its name (a name may hold '..\').
+        # It takes the next free DVD slot (Gen1: IDE 0:1 after the root disk; Gen2: SCSI), so a
+        # CloudStack ISO attached later gets a drive of its own.
+        $isoPath = Join-Path ([string] $vm.Path) ('config-drive-' + [string] $vm.Id + '.iso')
+        [System.IO.File]::WriteAllBytes($isoPath, [Convert]::FromBase64String([string] $p.config_drive.iso_base64))
+        $createdDisks.Add($isoPath)
+        Add-VMDvdDrive -VM $vm -Path $isoPath -ErrorAction Stop
+    }
     if ([int] $p.generation -eq 2 -and $bootDisk) { Set-VMFirmware -VM $vm -FirstBootDevice $bootDisk -ErrorAction Stop }
     if ($p.boot_args) {
         # Boot arguments for system VMs travel as a KVP item the guest reads at boot.
