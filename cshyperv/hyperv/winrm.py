@@ -321,4 +321,5 @@ def create(config: Mapping[str, str]) -> Any:
     storage = storage_access_from_settings(
         config, host=connection.host, winrm_username=connection.username, winrm_password=connection.password
     )
-    return HyperVHypervisor(WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False)), storage=storage)
+    runner = WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False))
+    return HyperVHypervisor(runner, storage=storage, config_drive=_bool(config.get("config_drive"), True))
