@@ -12,7 +12,7 @@ import re
 from functools import cache
 from importlib import resources
 
-__all__ = ["OPERATIONS", "operation_of", "script_text"]
+__all__ = ["OPERATIONS", "bootstrap_text", "operation_of", "script_text"]
 
 OPERATIONS = (
     "attach_disk",
@@ -52,6 +52,23 @@ def script_text(operation: str) -> str:
     if match is None:
         raise ValueError(f"{operation}.ps1 must start with param($p)")
     return "param($p)\n" + _read("_common") + "\n# --- " + operation + "\n" + body[match.end() :]
+
+
+@cache
+def bootstrap_text(runner: str) -> str:
+    """The constant entry script of a runner: ``winrm`` (run as the one command line, reads the
+    envelope from stdin) or ``psrp`` (sent as the one pipeline script, the envelope a parameter).
+    Both share ``_envelope.ps1``, so an operation behaves the same whichever runner carries it."""
+    envelope = _read("_envelope")
+    if runner == "winrm":
+        return envelope + "\n" + _read("_bootstrap")
+    if runner == "psrp":
+        body = _read("_psrp_bootstrap")
+        match = re.match(r"\A\s*param\(\[string\] \$Envelope\)\s*\n", body)
+        if match is None:
+            raise ValueError("_psrp_bootstrap.ps1 must start with param([string] $Envelope)")
+        return "param([string] $Envelope)\n" + envelope + "\n" + body[match.end() :]
+    raise KeyError(f"no bootstrap for runner {runner!r}")
 
 
 @cache

@@ -38,7 +38,7 @@ from cshyperv.errors import (
     PluginError,
 )
 from cshyperv.hyperv.plugin import PowerShellError
-from cshyperv.hyperv.scripts import _read
+from cshyperv.hyperv.scripts import bootstrap_text
 
 __all__ = ["BOOTSTRAP_COMMAND", "HostConnection", "WinRMRunner"]
 
@@ -139,7 +139,7 @@ def _is_loopback(host: str) -> bool:
 
 @cache
 def _bootstrap_command() -> tuple[str, list[str]]:
-    encoded = base64.b64encode(_read("_bootstrap").encode("utf-16-le")).decode("ascii")
+    encoded = base64.b64encode(bootstrap_text("winrm").encode("utf-16-le")).decode("ascii")
     return "powershell.exe", ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded]
 
 

@@ -24,7 +24,7 @@ from cshyperv.errors import (
     VolumeNotFoundError,
 )
 from cshyperv.hyperv import HyperVHypervisor, PowerShellError, map_error_record
-from cshyperv.hyperv.scripts import OPERATIONS, operation_of, script_text
+from cshyperv.hyperv.scripts import OPERATIONS, bootstrap_text, operation_of, script_text
 from cshyperv.hypervisor import NicSpec, VmSpec
 from cshyperv.simulator import SimulatorHypervisor
 from cshyperv.testing.hyperv_host import RecordingRunner, ReplayRunner, SimulatedHyperVHost
@@ -79,6 +79,9 @@ def test_every_script_parses_as_powershell() -> None:
     for operation in OPERATIONS:
         tree = parser.parse(script_text(operation).encode("utf-8"))
         assert not tree.root_node.has_error, operation
+    for runner in ("winrm", "psrp"):
+        tree = parser.parse(bootstrap_text(runner).encode("utf-8"))
+        assert not tree.root_node.has_error, runner
 
 
 @pytest.mark.parametrize(
