@@ -61,9 +61,34 @@ def exchanges(tmp: Path) -> None:
         before = endpoint.total_exchanges()
         session.run_ps("Get-VM")
         baseline = endpoint.total_exchanges() - before
-    print("1. HTTP exchanges per operation (warm session)       cshyperv   pywinrm run_ps")
-    for label, count in rows:
-        print(f"   {label:48} {count:8} {baseline:16}")
+    psrp_rows = psrp_exchanges(tmp)
+    print("1. HTTP exchanges per operation (warm session)    cshyperv winrm   cshyperv psrp   pywinrm run_ps")
+    for (label, count), (_, over_psrp) in zip(rows, psrp_rows, strict=True):
+        print(f"   {label:48} {count:8} {over_psrp:15} {baseline:16}")
+
+
+def psrp_exchanges(tmp: Path) -> list[tuple[str, int]]:
+    """The same operations through the PSRP runner (runner=psrp) on a warm runspace pool."""
+    from cshyperv.hyperv.psrp import PSRPRunner
+    from cshyperv.testing.psrp import LoopbackPSRPServer
+
+    sim = SimulatorHypervisor(tmp / "psrp.db")
+    with LoopbackPSRPServer(SimulatedHyperVHost(sim).invoke, username=USER, password=PASSWORD) as endpoint:
+        connection = HostConnection(url=endpoint.url, username=USER, password=PASSWORD, transport="basic")
+        hv = HyperVHypervisor(PSRPRunner(connection))
+        hv.host_info()  # warm: the pool is open
+        rows = []
+        for label, call in [
+            ("create_vm", lambda: hv.create_vm(VmSpec(name="i-2-1-VM"))),
+            ("start_vm", lambda: hv.start_vm("i-2-1-VM")),
+            ("list_vms (state report)", hv.list_vms),
+            ("stop_vm", lambda: hv.stop_vm("i-2-1-VM")),
+        ]:
+            before = endpoint.total_exchanges()
+            call()
+            rows.append((label, endpoint.total_exchanges() - before))
+        hv.close()
+    return rows
 
 
 def bulk_report(tmp: Path) -> None:

@@ -224,7 +224,7 @@ class WinRMRunner:
         document = json.dumps({"script": script, "params": params}, ensure_ascii=False).encode("utf-8")
         with self._lock:
             stdout, stderr = self._run(document)
-        return self._outcome(stdout, stderr)
+        return outcome_of(stdout, stderr)
 
     def _run(self, document: bytes) -> tuple[bytes, bytes]:
         from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
@@ -296,16 +296,18 @@ class WinRMRunner:
             return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
         return HypervisorError(f"WinRM call to {host} failed ({name})")
 
-    @staticmethod
-    def _outcome(stdout: bytes, stderr: bytes) -> Any:
-        for line in stdout.decode("utf-8", "replace").splitlines():
-            if line.startswith(MARKER):
-                outcome = json.loads(line[len(MARKER) :])
-                if "error" in outcome:
-                    raise PowerShellError(outcome["error"])
-                return outcome.get("ok")
-        messages = parse_clixml(stderr)
-        raise HypervisorError("PowerShell gave no result" + (f": {messages[0][:300]}" if messages else ""))
+
+def outcome_of(stdout: bytes, stderr: bytes) -> Any:
+    """The result in the entry script's marker line, or the error record it carries (raised as
+    :class:`PowerShellError`). Shared by the WinRM and PSRP runners."""
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith(MARKER):
+            outcome = json.loads(line[len(MARKER) :])
+            if "error" in outcome:
+                raise PowerShellError(outcome["error"])
+            return outcome.get("ok")
+    messages = parse_clixml(stderr)
+    raise HypervisorError("PowerShell gave no result" + (f": {messages[0][:300]}" if messages else ""))
 
 
 def create(config: Mapping[str, str]) -> Any:
@@ -321,5 +323,14 @@ def create(config: Mapping[str, str]) -> Any:
     storage = storage_access_from_settings(
         config, host=connection.host, winrm_username=connection.username, winrm_password=connection.password
     )
-    runner = WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False))
+    kind = str(config.get("runner") or "winrm").strip().lower()
+    runner: Any
+    if kind == "psrp":
+        from cshyperv.hyperv.psrp import PSRPRunner
+
+        runner = PSRPRunner(connection)
+    elif kind == "winrm":
+        runner = WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False))
+    else:
+        raise PluginError(f"unknown runner {kind!r} (use winrm or psrp)")
     return HyperVHypervisor(runner, storage=storage, config_drive=_bool(config.get("config_drive"), True))

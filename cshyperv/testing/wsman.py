@@ -22,7 +22,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["BUSY_FAULT_CODE", "SHELL_NOT_FOUND_FAULT_CODE", "LoopbackWSManServer", "MARKER"]
+__all__ = ["BUSY_FAULT_CODE", "MARKER", "SHELL_NOT_FOUND_FAULT_CODE", "LoopbackWSManServer", "run_envelope"]
 
 MARKER = "#cshyperv-result:"
 SHELL_NOT_FOUND_FAULT_CODE = 2150858843
@@ -83,7 +83,8 @@ class LoopbackWSManServer:
         self.password = password
         self.exchanges: Counter[str] = Counter()
         self.scripts: list[str] = []
-        self.shells: dict[str, dict[str, _Command]] = {}
+        # Shell id -> its state: commands of a WinRS shell here, a runspace pool in LoopbackPSRPServer.
+        self.shells: dict[str, Any] = {}
         self._faults: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         outer = self
@@ -186,6 +187,12 @@ class LoopbackWSManServer:
                     self.shells.pop(shell_id, None)
             elif fault.startswith("delay:"):
                 time.sleep(float(fault.split(":", 1)[1]))
+        self._handle(request, root, action, message_id, shell_id)
+
+    def _handle(
+        self, request: BaseHTTPRequestHandler, root: ET.Element, action: str, message_id: str, shell_id: str
+    ) -> None:
+        """The WinRS cmd-shell protocol; subclasses serve other shells on the same plumbing."""
         if action == "Create":
             new_id = str(uuid.uuid4()).upper()
             with self._lock:
@@ -262,23 +269,28 @@ class LoopbackWSManServer:
 
     def _run(self, stdin: bytes) -> bytes:
         """What the bootstrap would print for this stdin document."""
-        try:
-            envelope = json.loads(stdin.decode("utf-8"))
-            script, params = envelope["script"], envelope["params"]
-        except (ValueError, KeyError, UnicodeDecodeError):
-            record = {
-                "category": "ParserError",
-                "fully_qualified_error_id": "cshyperv.BadEnvelope",
-                "message": "bad input",
-            }
-            return (MARKER + json.dumps({"error": record}) + "\r\n").encode()
+        return (run_envelope(self.handler, stdin.decode("utf-8", "replace"), self._note_script) + "\r\n").encode()
+
+    def _note_script(self, script: str) -> None:
         with self._lock:
             self.scripts.append(script)
-        from cshyperv.hyperv.plugin import PowerShellError
 
-        try:
-            result = self.handler(script, params)
-            outcome: dict[str, Any] = {"ok": getattr(result, "result", result)}
-        except PowerShellError as exc:
-            outcome = {"error": exc.record}
-        return (MARKER + json.dumps(outcome, ensure_ascii=False) + "\r\n").encode("utf-8")
+
+def run_envelope(handler: Handler, text: str, note: Callable[[str], None] | None = None) -> str:
+    """What ``_envelope.ps1``'s Invoke-CsEnvelope returns for ``text``: one marker line."""
+    try:
+        envelope = json.loads(text)
+        script, params = envelope["script"], envelope["params"]
+    except (ValueError, KeyError, TypeError):
+        record = {"category": "ParserError", "fully_qualified_error_id": "cshyperv.BadEnvelope", "message": "bad input"}
+        return MARKER + json.dumps({"error": record})
+    if note is not None:
+        note(script)
+    from cshyperv.hyperv.plugin import PowerShellError
+
+    try:
+        result = handler(script, params)
+        outcome: dict[str, Any] = {"ok": getattr(result, "result", result)}
+    except PowerShellError as exc:
+        outcome = {"error": exc.record}
+    return MARKER + json.dumps(outcome, ensure_ascii=False)

@@ -1,0 +1,163 @@
+"""A PowerShell runner on PSRP (pypsrp's RunspacePool), the ``psrp`` extra.
+
+Where :class:`~cshyperv.hyperv.winrm.WinRMRunner` starts ``powershell.exe`` in a kept WinRS shell
+and feeds it the envelope on stdin, this runner keeps ONE runspace pool open per host and runs
+each operation as a pipeline in it: the constant entry script (``_psrp_bootstrap.ps1``) with the
+JSON envelope as a serialized string *parameter* — never in script text — and the one marker line
+read from the output stream. No process is started per operation on the host, and a pipeline
+costs three HTTP exchanges on a warm pool (Command, Receive, Signal).
+
+Same host naming, same checks (basic over plain HTTP only to loopback), same outcome format and
+error mapping as the WinRM runner. Choose it with the ``runner=psrp`` setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from cshyperv import deadline
+from cshyperv.errors import (
+    HypervisorAccessDeniedError,
+    HypervisorConnectionError,
+    HypervisorError,
+    OperationTimeoutError,
+    PluginError,
+)
+from cshyperv.hyperv.scripts import bootstrap_text
+from cshyperv.hyperv.winrm import BUSY_CODES, SHELL_NOT_FOUND, HostConnection, outcome_of
+
+__all__ = ["PSRPRunner"]
+
+# WS-Management "operation timed out" on a Receive: nothing yet, ask again.
+_OPERATION_TIMEOUT = 2150858793
+_AUTH = {"ntlm": "ntlm", "kerberos": "kerberos", "credssp": "credssp", "basic": "basic", "certificate": "certificate"}
+
+
+class PSRPRunner:
+    """A ScriptRunner over one PSRP runspace pool per host. Thread-safe (one pipeline at a time)."""
+
+    def __init__(self, connection: HostConnection, *, busy_retries: int = 4) -> None:
+        if connection.transport == "certificate":
+            raise PluginError("certificate authentication is available with the winrm runner only")
+        self.connection = connection
+        self.busy_retries = busy_retries
+        self._lock = threading.Lock()
+        self._pool: Any = None
+        self._bootstrap = bootstrap_text("psrp")
+
+    def __repr__(self) -> str:
+        return f"PSRPRunner({self.connection.endpoint!r}, transport={self.connection.transport!r})"
+
+    def _open_pool(self) -> Any:
+        try:
+            from pypsrp.powershell import RunspacePool
+            from pypsrp.wsman import WSMan
+        except ImportError:
+            raise PluginError("the psrp runner needs pypsrp (pip install 'cshyperv[psrp]')") from None
+        c = self.connection
+        parts = urllib.parse.urlsplit(c.endpoint)
+        https = parts.scheme == "https"
+        # requests' ``verify``: a CA bundle path or a flag (pypsrp's annotation says bool only).
+        cert_validation: Any = c.ca_trust_path or c.verify_tls_certificate
+        wsman = WSMan(
+            parts.hostname or "",
+            port=parts.port or (5986 if https else 5985),
+            path=parts.path.lstrip("/") or "wsman",
+            ssl=https,
+            username=c.username,
+            password=c.password,
+            auth=_AUTH[c.transport],
+            cert_validation=cert_validation,
+            # Basic carries no message encryption; HostConnection allows it over HTTP to loopback only.
+            encryption="never" if (c.transport == "basic" or https) else "auto",
+            operation_timeout=int(c.operation_timeout_s),
+            read_timeout=int(c.read_timeout_s),
+        )
+        pool = RunspacePool(wsman)
+        pool.open()
+        return pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            # Closing is best effort: the host drops idle pools anyway.
+            with contextlib.suppress(Exception):
+                pool.close()
+
+    def invoke(self, script: str, params: Mapping[str, Any]) -> Any:
+        envelope = json.dumps({"script": script, "params": params}, ensure_ascii=False)
+        with self._lock:
+            lines = self._run(envelope)
+        return outcome_of("\n".join(lines).encode("utf-8"), b"")
+
+    def _run(self, envelope: str) -> list[str]:
+        from pypsrp.complex_objects import PSInvocationState
+        from pypsrp.exceptions import WSManFaultError
+        from pypsrp.powershell import PowerShell
+
+        busy = 0
+        reconnected = False
+        while True:
+            deadline.check("PSRP invocation")
+            try:
+                if self._pool is None:
+                    self._pool = self._open_pool()
+                ps = PowerShell(self._pool)
+                ps.add_script(self._bootstrap).add_parameter("Envelope", envelope)
+                ps.begin_invoke()
+            except WSManFaultError as exc:
+                if exc.code == SHELL_NOT_FOUND and not reconnected:
+                    # The host dropped the idle pool: open a new one; the pipeline never ran.
+                    self._pool, reconnected = None, True
+                    continue
+                if exc.code in BUSY_CODES and busy < self.busy_retries:
+                    busy += 1
+                    time.sleep(min(2.0, 0.1 * 2**busy))
+                    continue
+                self._pool = None
+                raise self._map(exc) from None
+            except Exception as exc:
+                self._pool = None
+                raise self._map(exc) from None
+            try:
+                while ps.state == PSInvocationState.RUNNING:
+                    left = deadline.remaining(1.0)
+                    if left == 0.0:
+                        raise OperationTimeoutError("the host did not answer before the deadline")
+                    ps.poll_invoke()
+                # Release the finished pipeline on the kept pool.
+                ps.close()
+                return [str(item) for item in ps.output]
+            except OperationTimeoutError:
+                self._pool = None  # the pipeline may still run there: do not reuse its pool
+                raise
+            except Exception as exc:
+                self._pool = None
+                raise self._map(exc) from None
+
+    def _map(self, exc: BaseException) -> HypervisorError:
+        """Foreign errors, translated once. Messages name the host, never a credential."""
+        from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+
+        host = self.connection.host
+        if isinstance(exc, HypervisorError):
+            return exc
+        if isinstance(exc, AuthenticationError) or (isinstance(exc, WinRMTransportError) and exc.code == 401):
+            return HypervisorAccessDeniedError(f"the Hyper-V host {host} refused the credentials")
+        if isinstance(exc, WSManFaultError):
+            return HypervisorError(f"WinRM fault {exc.code} from {host}")
+        if isinstance(exc, WinRMTransportError):
+            return HypervisorConnectionError(f"WinRM transport error {exc.code} from {host}")
+        name = type(exc).__name__
+        if "Timeout" in name:
+            return OperationTimeoutError(f"{host} did not answer in time")
+        if isinstance(exc, (ConnectionError, OSError)) or "Connection" in name:
+            return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
+        return HypervisorError(f"PSRP call to {host} failed ({name})")
