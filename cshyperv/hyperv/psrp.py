@@ -43,8 +43,6 @@ class PSRPRunner:
     """A ScriptRunner over one PSRP runspace pool per host. Thread-safe (one pipeline at a time)."""
 
     def __init__(self, connection: HostConnection, *, busy_retries: int = 4) -> None:
-        if connection.transport == "certificate":
-            raise PluginError("certificate authentication is available with the winrm runner only")
         self.connection = connection
         self.busy_retries = busy_retries
         self._lock = threading.Lock()
@@ -65,20 +63,22 @@ class PSRPRunner:
         https = parts.scheme == "https"
         # requests' ``verify``: a CA bundle path or a flag (pypsrp's annotation says bool only).
         cert_validation: Any = c.ca_trust_path or c.verify_tls_certificate
-        wsman = WSMan(
-            parts.hostname or "",
-            port=parts.port or (5986 if https else 5985),
-            path=parts.path.lstrip("/") or "wsman",
-            ssl=https,
-            username=c.username,
-            password=c.password,
-            auth=_AUTH[c.transport],
-            cert_validation=cert_validation,
+        options: dict[str, Any] = {
+            "port": parts.port or (5986 if https else 5985),
+            "path": parts.path.lstrip("/") or "wsman",
+            "ssl": https,
+            "auth": _AUTH[c.transport],
+            "cert_validation": cert_validation,
             # Basic carries no message encryption; HostConnection allows it over HTTP to loopback only.
-            encryption="never" if (c.transport == "basic" or https) else "auto",
-            operation_timeout=int(c.operation_timeout_s),
-            read_timeout=int(c.read_timeout_s),
-        )
+            "encryption": "never" if (c.transport == "basic" or https) else "auto",
+            "operation_timeout": int(c.operation_timeout_s),
+            "read_timeout": int(c.read_timeout_s),
+        }
+        if c.transport == "certificate":
+            options.update(certificate_pem=c.client_certificate, certificate_key_pem=c.client_key)
+        else:
+            options.update(username=c.username, password=c.password)
+        wsman = WSMan(parts.hostname or "", **options)
         pool = RunspacePool(wsman)
         pool.open()
         return pool

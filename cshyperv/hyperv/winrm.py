@@ -71,6 +71,9 @@ class HostConnection:
     transport: str = "ntlm"
     verify_tls_certificate: bool = True
     ca_trust_path: str | None = None
+    # transport=certificate: a client certificate and its key (PEM files) mapped to a host account.
+    client_certificate: str | None = None
+    client_key: str | None = None
     read_timeout_s: float = 60.0
     operation_timeout_s: float = 20.0
 
@@ -80,6 +83,11 @@ class HostConnection:
         parts = urllib.parse.urlsplit(self.endpoint)
         if parts.scheme == "http" and self.transport == "basic" and not _is_loopback(parts.hostname or ""):
             raise PluginError("basic authentication over plain HTTP sends the password in clear; use HTTPS")
+        if self.transport == "certificate":
+            if not (self.client_certificate and self.client_key):
+                raise PluginError("certificate authentication needs client_certificate and client_key (PEM files)")
+            if parts.scheme != "https":
+                raise PluginError("certificate authentication works over HTTPS only")
 
     @property
     def endpoint(self) -> str:
@@ -111,11 +119,14 @@ class HostConnection:
             transport=str(settings.get("transport") or "ntlm").strip().lower(),
             verify_tls_certificate=_bool(settings.get("verify_tls_certificate"), True),
             ca_trust_path=settings.get("ca_trust_path") or None,
+            client_certificate=settings.get("client_certificate") or None,
+            client_key=settings.get("client_key") or None,
         )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> HostConnection:
-        """From CSHYPERV_WINRM_URL, _USERNAME, _PASSWORD, _TRANSPORT, _VERIFY_TLS (overridable)."""
+        """From CSHYPERV_WINRM_URL, _USERNAME, _PASSWORD, _TRANSPORT, _VERIFY_TLS, _CLIENT_CERTIFICATE,
+        _CLIENT_KEY (overridable)."""
         env = os.environ if environ is None else environ
         settings: dict[str, Any] = {
             "url": env.get("CSHYPERV_WINRM_URL"),
@@ -123,6 +134,8 @@ class HostConnection:
             "password": env.get("CSHYPERV_WINRM_PASSWORD"),
             "transport": env.get("CSHYPERV_WINRM_TRANSPORT"),
             "verify_tls_certificate": env.get("CSHYPERV_WINRM_VERIFY_TLS"),
+            "client_certificate": env.get("CSHYPERV_WINRM_CLIENT_CERTIFICATE"),
+            "client_key": env.get("CSHYPERV_WINRM_CLIENT_KEY"),
         }
         settings.update({k: v for k, v in overrides.items() if v})
         return cls.from_mapping(settings)
@@ -203,6 +216,8 @@ class WinRMRunner:
         }
         if c.ca_trust_path:
             options["ca_trust_path"] = c.ca_trust_path
+        if c.transport == "certificate":
+            options.update(cert_pem=c.client_certificate, cert_key_pem=c.client_key)
         return Protocol(**options)
 
     def _ensure_shell(self) -> tuple[Any, str]:

@@ -120,6 +120,26 @@ def test_host_naming_rules() -> None:
     assert "S3cret" not in repr(conn)
 
 
+def test_certificate_authentication_settings(tmp_path: Path) -> None:
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")  # pywinrm checks that the files exist
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(PluginError, match="client_certificate and client_key"):
+        HostConnection(url="hv01", transport="certificate")
+    with pytest.raises(PluginError, match="HTTPS only"):
+        HostConnection(url="hv01:5985", transport="certificate", client_certificate=str(cert), client_key=str(key))
+    env = {
+        "CSHYPERV_WINRM_URL": "hv01.lab",
+        "CSHYPERV_WINRM_TRANSPORT": "certificate",
+        "CSHYPERV_WINRM_CLIENT_CERTIFICATE": str(cert),
+        "CSHYPERV_WINRM_CLIENT_KEY": str(key),
+    }
+    connection = HostConnection.from_env(env)
+    protocol = WinRMRunner(connection)._make_protocol()
+    assert protocol.transport.cert_pem == str(cert) and protocol.transport.cert_key_pem == str(key)
+    assert connection.endpoint == "https://hv01.lab:5986/wsman"
+
+
 def test_clixml_stderr_is_read() -> None:
     stderr = (
         b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
