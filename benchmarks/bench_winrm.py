@@ -40,6 +40,21 @@ def plugin(endpoint: LoopbackWSManServer) -> HyperVHypervisor:
     return HyperVHypervisor(WinRMRunner(connection))
 
 
+def count_exchanges(hv: HyperVHypervisor, endpoint: LoopbackWSManServer) -> list[tuple[str, int]]:
+    """HTTP exchanges of each operation of a VM's life cycle, on a warm connection."""
+    rows = []
+    for label, call in [
+        ("create_vm", lambda: hv.create_vm(VmSpec(name="i-2-1-VM"))),
+        ("start_vm", lambda: hv.start_vm("i-2-1-VM")),
+        ("list_vms (state report)", hv.list_vms),
+        ("stop_vm", lambda: hv.stop_vm("i-2-1-VM")),
+    ]:
+        before = endpoint.total_exchanges()
+        call()
+        rows.append((label, endpoint.total_exchanges() - before))
+    return rows
+
+
 def exchanges(tmp: Path) -> None:
     import winrm
 
@@ -47,16 +62,7 @@ def exchanges(tmp: Path) -> None:
     with LoopbackWSManServer(SimulatedHyperVHost(sim).invoke, username=USER, password=PASSWORD) as endpoint:
         hv = plugin(endpoint)
         hv.host_info()  # warm: the shell is open
-        rows = []
-        for label, call in [
-            ("create_vm", lambda: hv.create_vm(VmSpec(name="i-2-1-VM"))),
-            ("start_vm", lambda: hv.start_vm("i-2-1-VM")),
-            ("list_vms (state report)", hv.list_vms),
-            ("stop_vm", lambda: hv.stop_vm("i-2-1-VM")),
-        ]:
-            before = endpoint.total_exchanges()
-            call()
-            rows.append((label, endpoint.total_exchanges() - before))
+        rows = count_exchanges(hv, endpoint)
         session = winrm.Session(endpoint.url, auth=(USER, PASSWORD), transport="basic")
         before = endpoint.total_exchanges()
         session.run_ps("Get-VM")
@@ -77,16 +83,7 @@ def psrp_exchanges(tmp: Path) -> list[tuple[str, int]]:
         connection = HostConnection(url=endpoint.url, username=USER, password=PASSWORD, transport="basic")
         hv = HyperVHypervisor(PSRPRunner(connection))
         hv.host_info()  # warm: the pool is open
-        rows = []
-        for label, call in [
-            ("create_vm", lambda: hv.create_vm(VmSpec(name="i-2-1-VM"))),
-            ("start_vm", lambda: hv.start_vm("i-2-1-VM")),
-            ("list_vms (state report)", hv.list_vms),
-            ("stop_vm", lambda: hv.stop_vm("i-2-1-VM")),
-        ]:
-            before = endpoint.total_exchanges()
-            call()
-            rows.append((label, endpoint.total_exchanges() - before))
+        rows = count_exchanges(hv, endpoint)
         hv.close()
     return rows
 

@@ -23,14 +23,12 @@ from typing import Any
 
 from cshyperv import deadline
 from cshyperv.errors import (
-    HypervisorAccessDeniedError,
-    HypervisorConnectionError,
     HypervisorError,
     OperationTimeoutError,
     PluginError,
 )
 from cshyperv.hyperv.scripts import bootstrap_text
-from cshyperv.hyperv.winrm import BUSY_CODES, SHELL_NOT_FOUND, HostConnection, outcome_of
+from cshyperv.hyperv.winrm import BUSY_CODES, SHELL_NOT_FOUND, HostConnection, map_transport_error, outcome_of
 
 __all__ = ["PSRPRunner"]
 
@@ -143,21 +141,13 @@ class PSRPRunner:
                 raise self._map(exc) from None
 
     def _map(self, exc: BaseException) -> HypervisorError:
-        """Foreign errors, translated once. Messages name the host, never a credential."""
         from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
-        host = self.connection.host
-        if isinstance(exc, HypervisorError):
-            return exc
-        if isinstance(exc, AuthenticationError) or (isinstance(exc, WinRMTransportError) and exc.code == 401):
-            return HypervisorAccessDeniedError(f"the Hyper-V host {host} refused the credentials")
-        if isinstance(exc, WSManFaultError):
-            return HypervisorError(f"WinRM fault {exc.code} from {host}")
-        if isinstance(exc, WinRMTransportError):
-            return HypervisorConnectionError(f"WinRM transport error {exc.code} from {host}")
-        name = type(exc).__name__
-        if "Timeout" in name:
-            return OperationTimeoutError(f"{host} did not answer in time")
-        if isinstance(exc, (ConnectionError, OSError)) or "Connection" in name:
-            return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
-        return HypervisorError(f"PSRP call to {host} failed ({name})")
+        return map_transport_error(
+            exc,
+            self.connection.host,
+            "PSRP",
+            refused=isinstance(exc, AuthenticationError),
+            fault=exc.code if isinstance(exc, WSManFaultError) else None,
+            transport=exc.code if isinstance(exc, WinRMTransportError) else None,
+        )

@@ -292,24 +292,38 @@ class WinRMRunner:
                 raise self._map(exc) from None
 
     def _map(self, exc: BaseException) -> HypervisorError:
-        """Foreign errors, translated once. Messages name the host, never a credential."""
         from winrm.exceptions import InvalidCredentialsError, WinRMTransportError, WSManFaultError
 
-        host = self.connection.host
-        if isinstance(exc, HypervisorError):
-            return exc
-        if isinstance(exc, InvalidCredentialsError) or (isinstance(exc, WinRMTransportError) and exc.code == 401):
-            return HypervisorAccessDeniedError(f"the Hyper-V host {host} refused the credentials")
-        if isinstance(exc, WSManFaultError):
-            return HypervisorError(f"WinRM fault {exc.wsman_fault_code or exc.code} from {host}")
-        if isinstance(exc, WinRMTransportError):
-            return HypervisorConnectionError(f"WinRM transport error {exc.code} from {host}")
-        name = type(exc).__name__
-        if "Timeout" in name:
-            return OperationTimeoutError(f"{host} did not answer in time")
-        if isinstance(exc, (ConnectionError, OSError)) or "Connection" in name:
-            return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
-        return HypervisorError(f"WinRM call to {host} failed ({name})")
+        return map_transport_error(
+            exc,
+            self.connection.host,
+            "WinRM",
+            refused=isinstance(exc, InvalidCredentialsError),
+            fault=(exc.wsman_fault_code or exc.code) if isinstance(exc, WSManFaultError) else None,
+            transport=exc.code if isinstance(exc, WinRMTransportError) else None,
+        )
+
+
+def map_transport_error(
+    exc: BaseException, host: str, label: str, *, refused: bool, fault: Any, transport: Any
+) -> HypervisorError:
+    """A runner's foreign error, translated once into cshyperv's tree. The runner says what its
+    library's exception means (credentials refused, a WS-Management fault code, an HTTP status);
+    messages name the host, never a credential."""
+    if isinstance(exc, HypervisorError):
+        return exc
+    if refused or transport == 401:
+        return HypervisorAccessDeniedError(f"the Hyper-V host {host} refused the credentials")
+    if fault is not None:
+        return HypervisorError(f"WinRM fault {fault} from {host}")
+    if transport is not None:
+        return HypervisorConnectionError(f"WinRM transport error {transport} from {host}")
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return OperationTimeoutError(f"{host} did not answer in time")
+    if isinstance(exc, (ConnectionError, OSError)) or "Connection" in name:
+        return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
+    return HypervisorError(f"{label} call to {host} failed ({name})")
 
 
 def outcome_of(stdout: bytes, stderr: bytes) -> Any:

@@ -7,17 +7,26 @@ A storage adaptor is rooted at one place (an SMB share, an NFS export, a local d
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import stat as statmod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["DiskUsage", "FileStat", "LocalStorageAdaptor", "StorageAdaptor", "SupportsServerSideCopy", "clean_parts"]
+__all__ = [
+    "DiskUsage",
+    "FileStat",
+    "LocalStorageAdaptor",
+    "MappedStream",
+    "StorageAdaptor",
+    "SupportsServerSideCopy",
+    "clean_parts",
+]
 
 
 @attrs.frozen
@@ -78,6 +87,49 @@ class SupportsServerSideCopy(Protocol):
     def copy_from(self, other: object, source: str, target: str) -> bool:
         """Copy ``source`` of adaptor ``other`` to ``target`` here without moving the bytes
         through this process; False when it cannot (another server, other credentials)."""
+
+
+class MappedStream:
+    """A backend's file object whose errors pass through ``mapper``, the adaptor's one translation
+    of foreign errors (a connection can die in the middle of a read or write)."""
+
+    def __init__(self, handle: Any, mapper: Callable[[BaseException], BaseException]) -> None:
+        self._handle = handle
+        self._mapper = mapper
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self._handle.read(size)
+        except Exception as exc:
+            raise self._mapper(exc) from None
+        return data
+
+    def write(self, data: bytes) -> int:
+        try:
+            written: int = self._handle.write(data)
+        except Exception as exc:
+            raise self._mapper(exc) from None
+        return written
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except Exception as exc:
+            raise self._mapper(exc) from None
+
+    def __enter__(self) -> MappedStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None:
+            self.close()
+            return
+        # The body already failed (often: the connection is gone); closing must not mask that.
+        with contextlib.suppress(Exception):
+            getattr(self._handle, "abort", self._handle.close)()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 def clean_parts(path: str) -> list[str]:

@@ -22,12 +22,12 @@ import errno
 import socket
 import stat as statmod
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
 
 from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, StorageError
-from cshyperv.storage._adaptor import DiskUsage, FileStat, clean_parts
+from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, clean_parts
 from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
@@ -112,6 +112,10 @@ class CifsStorageAdaptor:
     def _shown(self, path: str) -> str:
         return self.unc(path)
 
+    def _mapper(self, path: str) -> Callable[[BaseException], BaseException]:
+        shown = self._shown(path)
+        return lambda exc: _map_error(exc, shown)
+
     @contextmanager
     def _errors(self, path: str) -> Iterator[None]:
         try:
@@ -154,13 +158,13 @@ class CifsStorageAdaptor:
         """A sequential reader with several reads in flight (see ``_smb_pipeline``)."""
         with self._errors(path):
             raw = self._smb.open_file(self.unc(path), mode="rb", share_access="r", buffering=0, **self._kwargs())
-        return cast(BinaryIO, _MappedFile(PipelinedReader(raw), self._shown(path)))
+        return cast(BinaryIO, MappedStream(PipelinedReader(raw), self._mapper(path)))
 
     def open_write(self, path: str) -> BinaryIO:
         """A sequential writer with several writes in flight; complete only after ``close()``."""
         with self._errors(path):
             raw = self._smb.open_file(self.unc(path), mode="wb", buffering=0, **self._kwargs())
-        return cast(BinaryIO, _MappedFile(PipelinedWriter(raw), self._shown(path)))
+        return cast(BinaryIO, MappedStream(PipelinedWriter(raw), self._mapper(path)))
 
     def mkdir(self, path: str, *, parents: bool = True) -> None:
         with self._errors(path):
@@ -229,48 +233,6 @@ class CifsStorageAdaptor:
                 else:
                     yield rel
             stack.extend(reversed(subdirs))
-
-
-class _MappedFile:
-    """A file object whose I/O errors are mapped like the adaptor's (the connection may die mid-copy)."""
-
-    def __init__(self, handle: Any, shown: str) -> None:
-        self._handle = handle
-        self._shown = shown
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data: bytes = self._handle.read(size)
-        except Exception as exc:
-            raise _map_error(exc, self._shown) from None
-        return data
-
-    def write(self, data: bytes) -> int:
-        try:
-            written: int = self._handle.write(data)
-        except Exception as exc:
-            raise _map_error(exc, self._shown) from None
-        return written
-
-    def close(self) -> None:
-        try:
-            self._handle.close()
-        except Exception as exc:
-            raise _map_error(exc, self._shown) from None
-
-    def __enter__(self) -> _MappedFile:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
-            self.close()
-        else:
-            # The body already failed (often: the connection is gone); closing must not mask it.
-            with suppress(Exception):
-                self._handle.abort()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
 
 
 def _map_error(exc: BaseException, shown: str) -> BaseException:

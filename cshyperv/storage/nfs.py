@@ -17,17 +17,20 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from cshyperv.errors import StorageConnectionError, StorageError
-from cshyperv.storage._adaptor import DiskUsage, FileStat, clean_parts
+from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, clean_parts
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
 __all__ = ["NfsStorageAdaptor"]
 
 _TRUE = ("1", "true", "yes", "on")
+_RETRIES = 3
+T = TypeVar("T")
 _VERSIONS = ("3", "4.0", "4.1")
 
 
@@ -165,7 +168,12 @@ class NfsStorageAdaptor:
         code = getattr(exc, "errno", None)
         if isinstance(exc, OSError) and code:
             return OSError(code, message, shown)
-        return StorageError(f"NFS operation failed ({message})", location=shown)
+        code = getattr(exc, "code_name", None)
+        return StorageError(f"NFS operation failed ({message}{f'; {code}' if code else ''})", location=shown)
+
+    def _mapper(self, path: str) -> Callable[[BaseException], BaseException]:
+        shown = self._shown(path)
+        return lambda exc: self._map(exc, shown)
 
     def close(self) -> None:
         with self._lock:
@@ -176,10 +184,29 @@ class NfsStorageAdaptor:
 
     # -- the StorageAdaptor protocol ---------------------------------------------------------
 
+    def _do(self, path: str, operation: Callable[[Any], T], *, idempotent: bool = True) -> T:
+        """Run ``operation(client)``, retried when nfs-rs says the failure is safe to retry (a
+        transient condition, e.g. a server in grace or a session being re-established), and —
+        for operations that may safely run twice (open for writing truncates, mkdir and remove
+        tolerate what exists or not) — when the outcome is uncertain, after a new session: an
+        uncertain reply (e.g. NFS4ERR_RETRY_UNCACHED_REP) leaves the old session's slots in doubt."""
+        for attempt in range(_RETRIES + 1):
+            client = self.connect()
+            try:
+                return operation(client)
+            except Exception as exc:
+                outcome = _outcome(exc)
+                retry = outcome == "safe_to_retry" or (outcome == "uncertain" and idempotent)
+                if attempt < _RETRIES and retry:
+                    if outcome == "uncertain":
+                        self.close()
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise self._map(exc, self._shown(path)) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def stat(self, path: str) -> FileStat:
-        client = self.connect()
-        with self._errors(path):
-            info = client.stat(self._path(path) or ".")
+        info = self._do(path, lambda c: c.stat(self._path(path) or "."))
         is_dir = str(getattr(info.type, "value", info.type)) == "directory"
         return FileStat(size=int(info.size), is_dir=is_dir, mtime=info.mtime / 1e9)
 
@@ -191,47 +218,40 @@ class NfsStorageAdaptor:
         return True
 
     def listdir(self, path: str = "") -> list[str]:
-        client = self.connect()
-        with self._errors(path):
-            return sorted(n for n in client.listdir(self._path(path) or ".") if n not in (".", ".."))
+        names = self._do(path, lambda c: c.listdir(self._path(path) or "."))
+        return sorted(n for n in names if n not in (".", ".."))
 
     def open_read(self, path: str) -> BinaryIO:
-        client = self.connect()
-        with self._errors(path):
-            handle = client.open(self._path(path), "rb")
-        return cast(BinaryIO, _MappedFile(handle, self, self._shown(path)))
+        handle = self._do(path, lambda c: c.open(self._path(path), "rb"))
+        return cast(BinaryIO, MappedStream(handle, self._mapper(path)))
 
     def open_write(self, path: str) -> BinaryIO:
-        client = self.connect()
-        with self._errors(path):
-            handle = client.open(self._path(path), "wb")
-        return cast(BinaryIO, _MappedFile(handle, self, self._shown(path)))
+        handle = self._do(path, lambda c: c.open(self._path(path), "wb"))
+        return cast(BinaryIO, MappedStream(handle, self._mapper(path)))
 
     def mkdir(self, path: str, *, parents: bool = True) -> None:
-        client = self.connect()
-        with self._errors(path):
-            client.mkdir(self._path(path), parents=parents, exist_ok=True)
+        self._do(path, lambda c: c.mkdir(self._path(path), parents=parents, exist_ok=True))
 
     def rename(self, source: str, target: str) -> None:
-        client = self.connect()
-        with self._errors(source):
-            # NFS RENAME replaces an existing target atomically.
-            client.rename(self._path(source), self._path(target))
+        # NFS RENAME replaces an existing target atomically. A rename whose reply was lost may
+        # have happened: then the source is gone and the target is there, and that is success.
+        try:
+            self._do(source, lambda c: c.rename(self._path(source), self._path(target)), idempotent=False)
+        except StorageError:
+            if self.exists(source) or not self.exists(target):
+                raise
 
     def remove(self, path: str) -> None:
         try:
             st = self.stat(path)
         except FileNotFoundError:
             return
-        client = self.connect()
         if st.is_dir:
             for name in self.listdir(path):
                 self.remove(f"{path}/{name}")
-            with self._errors(path):
-                client.rmdir(self._path(path))
+            self._do(path, lambda c: c.rmdir(self._path(path)))
         else:
-            with self._errors(path):
-                client.remove(self._path(path), missing_ok=True)
+            self._do(path, lambda c: c.remove(self._path(path), missing_ok=True))
 
     def copy(self, source: str, target: str) -> None:
         # nfs-rs has no NFSv4.2 COPY: the bytes stream through this process.
@@ -240,9 +260,7 @@ class NfsStorageAdaptor:
                 writer.write(chunk)
 
     def disk_usage(self, path: str = "") -> DiskUsage:
-        client = self.connect()
-        with self._errors(path):
-            fs = client.fs_stat()
+        fs = self._do(path, lambda c: c.fs_stat())
         return DiskUsage(total_bytes=int(fs.total_bytes), free_bytes=int(fs.available_bytes))
 
     def walk(self, path: str = "") -> Iterator[str]:
@@ -259,6 +277,12 @@ class NfsStorageAdaptor:
             stack.extend(reversed(subdirs))
 
 
+def _outcome(exc: BaseException) -> str | None:
+    """nfs-rs's verdict on a failure: ``definite_failure``, ``safe_to_retry`` or ``uncertain``."""
+    value = getattr(getattr(exc, "outcome", None), "value", None)
+    return str(value) if value is not None else None
+
+
 def _int_option(options: dict[str, str], key: str) -> int | None:
     if key not in options:
         return None
@@ -266,45 +290,3 @@ def _int_option(options: dict[str, str], key: str) -> int | None:
         return int(options[key])
     except ValueError:
         raise StorageURLError(f"NFS URL option {key} must be an integer") from None
-
-
-class _MappedFile:
-    """An nfs-rs file whose errors are mapped like the adaptor's."""
-
-    def __init__(self, handle: Any, adaptor: NfsStorageAdaptor, shown: str) -> None:
-        self._handle = handle
-        self._adaptor = adaptor
-        self._shown = shown
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data: bytes = self._handle.read(size)
-        except Exception as exc:
-            raise self._adaptor._map(exc, self._shown) from None
-        return data
-
-    def write(self, data: bytes) -> int:
-        try:
-            written: int = self._handle.write(data)
-        except Exception as exc:
-            raise self._adaptor._map(exc, self._shown) from None
-        return written
-
-    def close(self) -> None:
-        try:
-            self._handle.close()
-        except Exception as exc:
-            raise self._adaptor._map(exc, self._shown) from None
-
-    def __enter__(self) -> _MappedFile:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
-            self.close()
-        else:
-            with suppress(Exception):
-                self._handle.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)

@@ -23,7 +23,6 @@ from cshyperv.hyperv.scripts import bootstrap_text
 from cshyperv.testing.wsman import (
     NS,
     SHELL,
-    SHELL_NOT_FOUND_FAULT_CODE,
     Handler,
     LoopbackWSManServer,
     _envelope,
@@ -69,8 +68,7 @@ class LoopbackPSRPServer(LoopbackWSManServer):
         with self._lock:
             pool = self.shells.get(shell_id)
         if not isinstance(pool, _Pool):
-            reason = "The request for the Windows Remote Shell with ShellId failed because the shell was not found."
-            self._reply(request, 500, _fault(SHELL_NOT_FOUND_FAULT_CODE, reason))
+            self._shell_not_found(request)
             return
         if action == "Delete":
             with self._lock:

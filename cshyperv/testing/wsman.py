@@ -189,6 +189,10 @@ class LoopbackWSManServer:
                 time.sleep(float(fault.split(":", 1)[1]))
         self._handle(request, root, action, message_id, shell_id)
 
+    def _shell_not_found(self, request: BaseHTTPRequestHandler) -> None:
+        reason = "The request for the Windows Remote Shell with ShellId failed because the shell was not found."
+        self._reply(request, 500, _fault(SHELL_NOT_FOUND_FAULT_CODE, reason))
+
     def _handle(
         self, request: BaseHTTPRequestHandler, root: ET.Element, action: str, message_id: str, shell_id: str
     ) -> None:
@@ -207,8 +211,7 @@ class LoopbackWSManServer:
         with self._lock:
             shell = self.shells.get(shell_id)
         if shell is None:
-            reason = "The request for the Windows Remote Shell with ShellId failed because the shell was not found."
-            self._reply(request, 500, _fault(SHELL_NOT_FOUND_FAULT_CODE, reason))
+            self._shell_not_found(request)
             return
         if action == "Delete":
             with self._lock:

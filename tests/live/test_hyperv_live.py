@@ -29,18 +29,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _connection() -> HostConnection:
+    return HostConnection.from_mapping(
+        {
+            "url": HOST,
+            "username": os.environ["CSHYPERV_TEST_HYPERV_USER"],
+            "password": os.environ["CSHYPERV_TEST_HYPERV_PASSWORD"],
+            "transport": os.environ.get("CSHYPERV_TEST_HYPERV_TRANSPORT", "ntlm"),
+            "verify_tls_certificate": os.environ.get("CSHYPERV_TEST_HYPERV_VERIFY_TLS", "true"),
+        }
+    )
+
+
 class TestLiveHyperV(HypervisorConformance):
     def make_hypervisor(self, tmp_path: Path) -> Hypervisor:
-        connection = HostConnection.from_mapping(
-            {
-                "url": HOST,
-                "username": os.environ["CSHYPERV_TEST_HYPERV_USER"],
-                "password": os.environ["CSHYPERV_TEST_HYPERV_PASSWORD"],
-                "transport": os.environ.get("CSHYPERV_TEST_HYPERV_TRANSPORT", "ntlm"),
-                "verify_tls_certificate": os.environ.get("CSHYPERV_TEST_HYPERV_VERIFY_TLS", "true"),
-            }
-        )
-        runner: object = WinRMRunner(connection)
+        runner: object = WinRMRunner(_connection())
         record = os.environ.get("CSHYPERV_TEST_HYPERV_RECORD")
         if record:
             recorder = RecordingRunner(runner)
@@ -61,16 +64,7 @@ class TestLiveHyperV(HypervisorConformance):
 def test_live_path_capacity() -> None:
     """The host answers for a path every Hyper-V host has (its system drive) and, when given, an
     SMB path it can reach (CSHYPERV_TEST_HYPERV_SMB_PATH, e.g. \\\\fs.lab\\primary)."""
-    connection = HostConnection.from_mapping(
-        {
-            "url": HOST,
-            "username": os.environ["CSHYPERV_TEST_HYPERV_USER"],
-            "password": os.environ["CSHYPERV_TEST_HYPERV_PASSWORD"],
-            "transport": os.environ.get("CSHYPERV_TEST_HYPERV_TRANSPORT", "ntlm"),
-            "verify_tls_certificate": os.environ.get("CSHYPERV_TEST_HYPERV_VERIFY_TLS", "true"),
-        }
-    )
-    hv = HyperVHypervisor(WinRMRunner(connection))
+    hv = HyperVHypervisor(WinRMRunner(_connection()))
     try:
         for path in filter(None, ("C:\\Windows", os.environ.get("CSHYPERV_TEST_HYPERV_SMB_PATH"))):
             usage = hv.path_capacity(path)
