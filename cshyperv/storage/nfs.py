@@ -267,10 +267,15 @@ class NfsStorageAdaptor:
         stack = ["/".join(clean_parts(path))]
         while stack:
             current = stack.pop()
+            # READDIRPLUS: names and attributes in one round trip per directory, no stat per entry.
+            folder = self._path(current) or "."
+            entries: list[Any] = self._do(current, lambda c: list(c.scandir(folder)))  # noqa: B023 - called at once
             subdirs = []
-            for name in self.listdir(current):
-                rel = f"{current}/{name}" if current else name
-                if self.stat(rel).is_dir:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name in (".", ".."):
+                    continue
+                rel = f"{current}/{entry.name}" if current else entry.name
+                if str(getattr(entry.info.type, "value", entry.info.type)) == "directory":
                     subdirs.append(rel)
                 else:
                     yield rel
