@@ -41,6 +41,10 @@ class PipelinedWriter:
         self._pending = bytearray()
 
     def write(self, data: bytes) -> int:
+        if not self._pending and len(data) == self._chunk:
+            # The common case (copies read in chunks of the negotiated size): no copy at all.
+            self._send(data)
+            return len(data)
         self._pending += data
         while len(self._pending) >= self._chunk:
             self._send(bytes(self._pending[: self._chunk]))
@@ -49,6 +53,7 @@ class PipelinedWriter:
 
     def _send(self, chunk: bytes) -> None:
         view = memoryview(chunk)
+        whole = True
         while view:
             # Wait for answers (which carry credits back) while the window is full.
             while self._inflight and (
@@ -58,7 +63,8 @@ class PipelinedWriter:
             # With nothing in flight and too few credits (a fresh session starts with a few dozen),
             # send what the credits allow and ask for more.
             size = min(len(view), max(1, _available(self._conn)) * _CREDIT_BYTES)
-            piece = bytes(view[:size])
+            piece = chunk if whole and size == len(chunk) else bytes(view[:size])
+            whole = False
             message, receive = self._open.write(piece, offset=self._offset, send=False)
             request = self._conn.send(
                 message,
@@ -129,20 +135,28 @@ class PipelinedReader:
             self._inflight.append((request, receive, length))
             self._next += length
 
+    def _take(self) -> bytes:
+        request, receive, length = self._inflight.popleft()
+        data: bytes = receive(request)
+        if len(data) != length:
+            # The reads ahead assumed full answers; a short one means the file changed under us
+            # (files only come short at their end).
+            self._inflight.clear()
+            raise OSError(5, f"short SMB read ({len(data)} of {length} bytes): the file changed while read")
+        return data
+
     def read(self, size: int = -1) -> bytes:
         want = self._size if size < 0 else size
+        if not self._buffer and self._inflight and self._inflight[0][2] == want:
+            # The common case (reads of the negotiated size): hand over the answer as it is.
+            data = self._take()
+            self._issue()
+            return data
         while len(self._buffer) < want:
             self._issue()
             if not self._inflight:
                 break
-            request, receive, length = self._inflight.popleft()
-            data = receive(request)
-            if len(data) != length:
-                # The reads ahead assumed full answers; a short one means the file changed
-                # under us (files only come short at their end).
-                self._inflight.clear()
-                raise OSError(5, f"short SMB read ({len(data)} of {length} bytes): the file changed while read")
-            self._buffer += data
+            self._buffer += self._take()
             self._issue()
         result = bytes(self._buffer[:want])
         del self._buffer[:want]
