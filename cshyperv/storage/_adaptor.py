@@ -23,6 +23,7 @@ __all__ = [
     "FileStat",
     "LocalStorageAdaptor",
     "MappedStream",
+    "StatExists",
     "StorageAdaptor",
     "SupportsServerSideCopy",
     "clean_parts",
@@ -87,6 +88,20 @@ class SupportsServerSideCopy(Protocol):
     def copy_from(self, other: object, source: str, target: str) -> bool:
         """Copy ``source`` of adaptor ``other`` to ``target`` here without moving the bytes
         through this process; False when it cannot (another server, other credentials)."""
+
+
+class StatExists:
+    """``exists`` for adaptors whose backend only answers "not found" to a stat."""
+
+    def stat(self, path: str) -> FileStat:
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except FileNotFoundError:
+            return False
+        return True
 
 
 class MappedStream:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
 
 from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, StorageError
-from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, clean_parts
+from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, StatExists, clean_parts
 from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
@@ -45,7 +45,7 @@ def _import_smbclient() -> Any:
     return smbclient
 
 
-class CifsStorageAdaptor:
+class CifsStorageAdaptor(StatExists):
     """A :class:`~cshyperv.storage.StorageAdaptor` rooted at ``\\\\host\\share[\\dir]``.
 
     ``url`` is a ``cifs://``/``smb://`` URL or UNC path; credentials come from the URL (CloudStack's
@@ -142,13 +142,6 @@ class CifsStorageAdaptor:
         with self._errors(path):
             st = self._smb.stat(self.unc(path), **self._kwargs())
         return FileStat(size=st.st_size, is_dir=statmod.S_ISDIR(st.st_mode), mtime=st.st_mtime)
-
-    def exists(self, path: str) -> bool:
-        try:
-            self.stat(path)
-        except FileNotFoundError:
-            return False
-        return True
 
     def listdir(self, path: str = "") -> list[str]:
         with self._errors(path):

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, TypeVar, cast
 
 from cshyperv.errors import StorageConnectionError, StorageError
-from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, clean_parts
+from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, StatExists, clean_parts
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
 __all__ = ["NfsStorageAdaptor"]
@@ -45,7 +45,7 @@ def _import_nfs() -> Any:
     return nfs_rs
 
 
-class NfsStorageAdaptor:
+class NfsStorageAdaptor(StatExists):
     """A :class:`~cshyperv.storage.StorageAdaptor` rooted at ``nfs://host[:port]/export[/dir]``.
 
     ``/dir`` is taken from the URL path below the export: with an ``nfs://`` URL the export and the
@@ -209,13 +209,6 @@ class NfsStorageAdaptor:
         info = self._do(path, lambda c: c.stat(self._path(path) or "."))
         is_dir = str(getattr(info.type, "value", info.type)) == "directory"
         return FileStat(size=int(info.size), is_dir=is_dir, mtime=info.mtime / 1e9)
-
-    def exists(self, path: str) -> bool:
-        try:
-            self.stat(path)
-        except FileNotFoundError:
-            return False
-        return True
 
     def listdir(self, path: str = "") -> list[str]:
         names = self._do(path, lambda c: c.listdir(self._path(path) or "."))
