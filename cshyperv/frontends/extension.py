@@ -140,15 +140,21 @@ def open_hypervisor(config: HostConfig) -> Hypervisor:
         return create(settings)
     from cshyperv.plugins import default_plugins
 
-    settings = {
-        "url": config.url,
-        "username": config.username or "",
-        "password": config.password or "",
-        "transport": config.transport,
-        "verify_tls_certificate": "true" if config.verify_tls_certificate else "false",
-        # One process per operation: its shell is deleted on exit, so commands need no Signal.
-        "one_shot": "true",
-    }
+    # Plug-in settings that may come as host details besides the connection (runner=psrp,
+    # config_drive=false, client certificates, CA bundle).
+    passed = ("runner", "config_drive", "ca_trust_path", "client_certificate", "client_key")
+    settings = {key: str(config.details[key]) for key in passed if config.details.get(key)}
+    settings.update(
+        {
+            "url": config.url,
+            "username": config.username or "",
+            "password": config.password or "",
+            "transport": config.transport,
+            "verify_tls_certificate": "true" if config.verify_tls_certificate else "false",
+            # One process per operation: its shell is deleted on exit, so commands need no Signal.
+            "one_shot": "true",
+        }
+    )
     return default_plugins().create("hyperv", settings)
 
 

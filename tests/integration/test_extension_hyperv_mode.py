@@ -86,3 +86,27 @@ def test_actions_over_winrm(
     # Every process opens one shell; statuses is one invocation whatever the number of VMs.
     # A fresh process: open the shell, one invocation (Command, Send, Receive), delete the shell.
     assert exchanges["create"] == 5 and exchanges["statuses"] == 5 and exchanges["status"] == 5
+
+
+def test_psrp_runner_from_host_details(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`runner=psrp` in the host details: the same actions over PowerShell remoting."""
+    pytest.importorskip("pypsrp", reason="the psrp runner needs pypsrp (the psrp extra)")
+    pytest.importorskip("psrpcore", reason="the loopback PSRP endpoint needs psrpcore (the dev extra)")
+    from cshyperv.testing.psrp import LoopbackPSRPServer
+
+    sim = SimulatorHypervisor(tmp_path / "psrp.db")
+    sim.files.create_disk(TEMPLATE, 20 * 1024**3)
+    with LoopbackPSRPServer(
+        SimulatedHyperVHost(sim).invoke, username="LAB\\svc-cloudstack", password="S3cr3t-Pa55"
+    ) as endpoint:
+        document = json.loads((SAMPLES / "extension-create-payload.json").read_text())
+        for action in ("create", "statuses", "stop", "delete"):
+            document["externaldetails"]["host"].update(url=endpoint.url, transport="basic", runner="psrp")
+            path = tmp_path / "payload.json"
+            path.write_text(json.dumps(document))
+            code = main([action, str(path), "60"])
+            captured = capsys.readouterr()
+            assert code == 0 and captured.err == "", captured.out
+            assert "S3cr3t-Pa55" not in captured.out
+        assert endpoint.pipelines_run == 4 and endpoint.exchanges["Create"] == 4  # a pool per process
+    assert sim.get_vm("i-2-34-VM") is None
