@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from cshyperv.storage import StorageURL, StorageURLError
 
@@ -38,3 +40,34 @@ def test_bad_locations(text: str) -> None:
 def test_parent_traversal_is_refused() -> None:
     with pytest.raises(StorageURLError):
         StorageURL.parse("cifs://h/s").child("../../etc")
+
+
+_SEGMENT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\?#%"), min_size=1, max_size=12
+).filter(lambda s: s not in (".", "..") and s.strip() == s and s)
+_SECRET = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=6, max_size=30).filter(
+    lambda s: s.strip() and "redacted" not in s
+)
+
+
+@given(
+    share=_SEGMENT,
+    parts=st.lists(_SEGMENT, max_size=4),
+    user=_SEGMENT,
+    password=_SECRET,
+    domain=st.none() | _SEGMENT,
+    port=st.none() | st.integers(1, 65535),
+)
+def test_cifs_urls_round_trip_and_never_show_the_password(
+    *, share: str, parts: list[str], user: str, password: str, domain: str | None, port: int | None
+) -> None:
+    # A password that is also the user name (or in it) would be "shown" as the user.
+    assume(not any(password in text for text in (share, user, domain or "", *parts)))
+    url = StorageURL(scheme="cifs", host="fs.lab", port=port, share=share, path="/".join(parts), user=user,
+                     password=password, domain=domain)  # fmt: skip
+    text = url.to_url(with_credentials=True)
+    again = StorageURL.parse(text)
+    assert again == url
+    assert StorageURL.parse(url.unc()).path == url.path and StorageURL.parse(url.unc()).share == share
+    for shown in (str(url), repr(url), str(again), repr(again), url.to_url()):
+        assert password not in shown
