@@ -48,6 +48,9 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+_DRAIN_FACTOR = 4
+
+
 class _TooLarge(Exception):
     pass
 
@@ -157,6 +160,7 @@ class DirectConnectApp:
         try:
             body = await self._read_body(receive, headers)
         except _TooLarge:
+            await self._drain(receive, headers)
             answer = Answer(result=False, details=f"request body exceeds {self.max_body_bytes} bytes")
             await _send(send, 200, self.codec.encode_answers([answer]), close=True)
             return 200, "false"
@@ -166,6 +170,24 @@ class DirectConnectApp:
         )
         await _send(send, 200, payload)
         return 200, result
+
+    async def _drain(self, receive: Receive, headers: dict[str, str]) -> None:
+        """Read and drop the rest of an oversized body, up to a bound, before answering: a client
+        that sends its whole body before reading (Java's does) then gets the failed Answer
+        instead of a connection reset in the middle of sending. Beyond the bound the connection
+        is simply closed after the answer."""
+        bound = _DRAIN_FACTOR * self.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > bound:
+            return
+        drained = 0
+        while drained <= bound:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         declared = headers.get("content-length", "")
