@@ -48,7 +48,7 @@ from cshyperv.hypervisor import (
     VmStats,
     VolumeInfo,
 )
-from cshyperv.storage._adaptor import DiskUsage
+from cshyperv.storage import DiskUsage
 from cshyperv.storage.access import StorageAccess
 
 __all__ = ["HyperVHypervisor", "PowerShellError", "ScriptRunner", "map_error_record"]

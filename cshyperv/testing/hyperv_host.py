@@ -34,7 +34,7 @@ from cshyperv.errors import (
 )
 from cshyperv.hyperv.plugin import PowerShellError
 from cshyperv.hyperv.scripts import operation_of
-from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmInfo, VmSpec, VolumeInfo
+from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmInfo, VmSpec, VmState, VolumeInfo
 from cshyperv.simulator import SimulatorHypervisor
 
 __all__ = ["RecordingRunner", "ReplayRunner", "SimulatedHyperVHost"]
@@ -143,11 +143,44 @@ class SimulatedHyperVHost:
         info = self.simulator.get_vm(p["name"])
         return None if info is None else _vm(info)
 
+    def _config_drive_path(self, info: VmInfo, p: dict[str, Any]) -> tuple[str, bool]:
+        """Where create_vm.ps1 keeps ``info``'s config drive, and whether it is attached."""
+        own = f"config-drive-{info.uuid}.iso"
+        for iso in info.isos:
+            if iso.rsplit("\\", 1)[-1] == own:
+                return iso, True
+        # The VM's own folder: New-VM -Path makes one named after the VM under the path given;
+        # without it the VM lives in the host's default folder.
+        if p.get("vm_path"):
+            folder = str(p["vm_path"]).rstrip("\\") + "\\" + info.name
+        else:
+            folder = (self.simulator.host_info().default_vm_path or "C:\\VMs").rstrip("\\")
+        return folder + "\\" + own, False
+
+    def _sync_config_drive(self, info: VmInfo, p: dict[str, Any]) -> None:
+        """As ``Sync-CsConfigDrive`` in create_vm.ps1 (only ever called while the VM is off)."""
+        path, attached = self._config_drive_path(info, p)
+        local = self.simulator.files.local(path)
+        drive = p.get("config_drive")
+        if not drive:
+            if attached:
+                self.simulator.detach_disk(info.name, path)
+            local.unlink(missing_ok=True)
+            return
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(base64.b64decode(drive["iso_base64"], validate=True))
+        if not attached:
+            self.simulator.attach_disk(info.name, DiskSpec(kind=DiskKind.ISO, path=path))
+
     def _create_vm(self, p: dict[str, Any]) -> dict[str, Any]:
         existing = self.simulator.get_vm(p["name"])
         if existing is not None:
-            if p.get("start") and existing.state.value != "Running":
-                existing = self.simulator.start_vm(p["name"])
+            # As the script: refresh the config drive of a VM that is off, then start it if asked.
+            if existing.state is VmState.OFF:
+                self._sync_config_drive(existing, p)
+            if p.get("start") and existing.state is not VmState.RUNNING:
+                self.simulator.start_vm(p["name"])
+            existing = self.simulator.get_vm(p["name"]) or existing
             return {**_vm(existing), "existed": True}
         disks = tuple(
             DiskSpec(
@@ -167,16 +200,24 @@ class SimulatedHyperVHost:
             for n in p["nics"]
         )
         full = attrs.evolve(spec, disks=disks, nics=nics)
-        info = self.simulator.deploy_vm(full) if p.get("start") else self.simulator.create_vm(full)
-        if p.get("config_drive"):
-            # As create_vm.ps1: the ISO beside the VM's configuration, named by the VM's id.
-            folder = p.get("vm_path") or self.simulator.host_info().default_vm_path or "C:\\VMs"
-            path = folder.rstrip("\\") + f"\\config-drive-{info.uuid}.iso"
-            local = self.simulator.files.local(path)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_bytes(base64.b64decode(p["config_drive"]["iso_base64"], validate=True))
-            self.simulator.attach_disk(info.name, DiskSpec(kind=DiskKind.ISO, path=path))
-            info = self.simulator.get_vm(info.name) or info
+        # The disk files this create makes (from templates): a failed create removes these only.
+        made = [d.path for d in disks if d.kind is not DiskKind.ISO and self.simulator.files.disk(d.path) is None]
+        info = self.simulator.create_vm(full)
+        try:
+            # As create_vm.ps1: the config drive is attached before the VM first starts.
+            if p.get("config_drive"):
+                self._sync_config_drive(info, p)
+            if p.get("start"):
+                self.simulator.start_vm(info.name)
+        except BaseException:
+            # A failed create leaves nothing behind: the VM, the disks it made, the config drive.
+            path, _attached = self._config_drive_path(self.simulator.get_vm(info.name) or info, p)
+            self.simulator.destroy_vm(info.name, delete_disks=False)
+            for made_path in made:
+                self.simulator.files.delete(made_path)
+            self.simulator.files.local(path).unlink(missing_ok=True)
+            raise
+        info = self.simulator.get_vm(info.name) or info
         return {**_vm(info), "existed": False}
 
     def _start_vm(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -200,10 +241,11 @@ class SimulatedHyperVHost:
         deleted = []
         if current is not None:
             # As destroy_vm.ps1: the config drive (user data) always goes with the VM.
-            for iso in current.isos:
-                if iso.endswith(f"config-drive-{current.uuid}.iso"):
-                    self.simulator.files.local(iso).unlink(missing_ok=True)
-                    deleted.append(iso)
+            path, _attached = self._config_drive_path(current, p)
+            local = self.simulator.files.local(path)
+            if local.exists():
+                local.unlink()
+                deleted.append(path)
         return {"removed": current is not None, "deleted": deleted}
 
     def _vm_stats(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -268,9 +310,15 @@ class SimulatedHyperVHost:
         return {"deleted": True}
 
     def _path_capacity(self, p: dict[str, Any]) -> dict[str, Any]:
-        local = self.simulator.files.local(str(p["path"]))
+        missing = PowerShellError(_record("ObjectNotFound", "cshyperv.PathNotFound", "path not found", p["path"]))
+        try:
+            local = self.simulator.files.local(str(p["path"]))
+        except HypervisorError:
+            # Neither UNC nor drive path: nowhere in the simulated tree; the real API answers
+            # "path not found" (3) for such a path as well.
+            raise missing from None
         if not local.exists():
-            raise PowerShellError(_record("ObjectNotFound", "cshyperv.PathNotFound", "path not found", p["path"]))
+            raise missing
         usage = shutil.disk_usage(local if local.is_dir() else local.parent)
         return {"total_bytes": usage.total, "free_bytes": usage.free}
 

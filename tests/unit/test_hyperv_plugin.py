@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -82,6 +84,9 @@ def test_every_script_parses_as_powershell() -> None:
     for runner in ("winrm", "psrp"):
         tree = parser.parse(bootstrap_text(runner).encode("utf-8"))
         assert not tree.root_node.has_error, runner
+    # The grammar does flag broken PowerShell (an unclosed block, a here-string never ended).
+    for broken in ("if ($p.x) { Get-VM\n", "$t = @'\nno end\n"):
+        assert parser.parse(broken.encode("utf-8")).root_node.has_error, broken
 
 
 @pytest.mark.parametrize(
@@ -110,6 +115,13 @@ def test_every_script_parses_as_powershell() -> None:
         ({"category": "InvalidResult", "fully_qualified_error_id": "cshyperv.JobFailed.32773"}, JobFailedError),
         ({"category": "ResourceExists", "fully_qualified_error_id": "Exists,Foo"}, VmAlreadyExistsError),
         ({"category": "NotSpecified", "fully_qualified_error_id": "Whatever"}, HypervisorError),
+        # path_capacity.ps1: a missing path by its own id, a refused one by category.
+        ({"category": "ObjectNotFound", "fully_qualified_error_id": "cshyperv.PathNotFound"}, VolumeNotFoundError),
+        (
+            {"category": "PermissionDenied", "fully_qualified_error_id": "cshyperv.Win32Error.5"},
+            HypervisorAccessDeniedError,
+        ),
+        ({"category": "ReadError", "fully_qualified_error_id": "cshyperv.Win32Error.1117"}, HypervisorError),
     ],
 )
 def test_errors_are_mapped_by_id_and_category(record: dict[str, Any], error: type) -> None:
@@ -141,9 +153,10 @@ def test_path_capacity_from_the_host(tmp_path: Path) -> None:
     disk = shutil.disk_usage(tmp_path)
     assert usage.total_bytes == disk.total and 0 < usage.free_bytes <= usage.total_bytes
     assert hv.path_capacity("\\\\fs.lab\\primary\\a.vhdx") == usage  # a file: its folder's volume
-    with pytest.raises(VolumeNotFoundError, match=r"path .* not found") as info:
-        hv.path_capacity("\\\\fs.lab\\nowhere")
-    assert isinstance(info.value, FileNotFoundError)
+    for missing in ("\\\\fs.lab\\nowhere", "\\\\fs.lab\\primary\\a.vhdx\\below-a-file", "relative\\path"):
+        with pytest.raises(VolumeNotFoundError, match=r"path .* not found") as info:
+            hv.path_capacity(missing)
+        assert isinstance(info.value, FileNotFoundError) and info.value.path == missing
 
 
 def test_stop_timeout_leaves_room_before_the_deadline() -> None:
@@ -197,12 +210,14 @@ def test_every_string_parameter_of_every_operation_travels_as_data(value: str) -
                 name=value,
                 notes=value,
                 boot_args=value,
+                user_data=value,
                 vm_path=value,
                 disks=(disk,),
                 nics=(NicSpec(mac=value, switch=value),),
                 secure_boot_template=value,
             )
         ),
+        lambda: hv.deploy_vm(VmSpec(name=value, uuid=value, user_data=value)),
         lambda: hv.start_vm(value),
         lambda: hv.stop_vm(value),
         lambda: hv.reboot_vm(value),
@@ -246,3 +261,31 @@ def test_every_string_parameter_of_every_operation_travels_as_data(value: str) -
         operation = operation_of(script)
         assert operation is not None and script == script_text(operation)
         assert holds(json.loads(json.dumps(params))), operation
+
+    # The config drive is data too: base64 in the parameters, and the value intact inside the ISO.
+    drives = [params["config_drive"] for _script, params in runner.sent if "config_drive" in params]
+    assert len(drives) == 2  # the create and the deploy
+    for drive in drives:
+        assert set(drive) == {"iso_base64"}
+        files = _iso_files(base64.b64decode(drive["iso_base64"], validate=True))
+        assert files["openstack/latest/user_data"] == value.encode("utf-8")
+        assert json.loads(files["openstack/latest/meta_data.json"])["name"] == value
+    assert _iso_files(base64.b64decode(drives[0]["iso_base64"]))["cmdline"] == value.encode("utf-8") + b"\n"
+
+
+def _iso_files(image: bytes) -> dict[str, bytes]:
+    """Every file of an ISO image by its Joliet path, read with pycdlib (an independent reader)."""
+    pycdlib = pytest.importorskip("pycdlib", reason="pycdlib (dev extra) reads the config drives back")
+    reader = pycdlib.PyCdlib()
+    reader.open_fp(io.BytesIO(image))
+    try:
+        found: dict[str, bytes] = {}
+        for folder, _dirs, names in reader.walk(joliet_path="/"):
+            for name in names:
+                path = f"{folder.rstrip('/')}/{name}"
+                out = io.BytesIO()
+                reader.get_file_from_iso_fp(out, joliet_path=path)
+                found[path.lstrip("/").removesuffix(";1")] = out.getvalue()
+        return found
+    finally:
+        reader.close()

@@ -1,11 +1,45 @@
 param($p)
 # Define a VM from a neutral spec, in one invocation. Idempotent: an existing VM of that name is
-# returned as it is (existed = true) for the caller to compare. On failure everything this call
-# made (the VM, new disk files) is removed and the ORIGINAL error is rethrown.
+# returned (existed = true) for the caller to compare, unchanged but for its config drive, which
+# is refreshed while the VM is off. On failure everything this call made (the VM, new disk files,
+# the config drive) is removed and the ORIGINAL error is rethrown.
+function Sync-CsConfigDrive($Vm, $Image) {
+    # The config drive (ISO 9660, label config-2) built by the plug-in: written beside the VM's
+    # configuration and named by the VM's id, never by its name (a name may hold '..\'). The
+    # bytes are deterministic, so writing them again on a retried create changes nothing. Only
+    # called while the VM is off: a running guest holds the file open. Without $Image (nothing to
+    # pass, or config_drive=false) an earlier drive is detached and deleted: it holds old user data.
+    $isoPath = Join-Path ([string] $Vm.Path) ('config-drive-' + [string] $Vm.Id + '.iso')
+    $attached = @(Get-VMDvdDrive -VM $Vm | Where-Object { $_.Path -eq $isoPath })
+    if (-not $Image) {
+        foreach ($dvd in $attached) { Remove-VMDvdDrive -VMDvdDrive $dvd -ErrorAction Stop }
+        if (Test-Path -LiteralPath $isoPath) { Remove-Item -LiteralPath $isoPath -Force -ErrorAction Stop }
+        return $null
+    }
+    [System.IO.File]::WriteAllBytes($isoPath, [Convert]::FromBase64String([string] $Image.iso_base64))
+    if ($attached.Count -eq 0) {
+        # A drive of its own, clear of CloudStack's ISO (attach_disk.ps1 fills an EMPTY drive,
+        # else adds one at the next free slot): Generation 1 at IDE 1:1, beside the DVD drive
+        # New-VM puts at IDE 1:0; Generation 2 at the next free SCSI location. Should IDE 1:1 be
+        # taken already, the next free slot is as good: the guest finds the drive by its label.
+        $slot = @{}
+        if ([int] $Vm.Generation -eq 1) {
+            $taken = @(@(Get-VMDvdDrive -VM $Vm) + @(Get-VMHardDiskDrive -VM $Vm) | Where-Object {
+                [string] $_.ControllerType -eq 'IDE' -and $_.ControllerNumber -eq 1 -and $_.ControllerLocation -eq 1 })
+            if ($taken.Count -eq 0) { $slot = @{ ControllerNumber = 1; ControllerLocation = 1 } }
+        }
+        Add-VMDvdDrive -VM $Vm -Path $isoPath @slot -ErrorAction Stop
+    }
+    $isoPath
+}
+
 $name = [string] $p.name
 $existing = Find-CsVm $name
 if ($existing.Count -gt 0) {
-    # With $p.start (deploy) an existing VM is started too; the caller compares the spec.
+    # A retried create, or a stopped VM started again: refresh its config drive while it is off
+    # (boot args and user data may have changed since), then, with $p.start (deploy), start it.
+    # The caller compares the spec.
+    if ([string] $existing[0].State -eq 'Off') { Sync-CsConfigDrive $existing[0] $p.config_drive | Out-Null }
     if ([bool] $p.start -and [string] $existing[0].State -ne 'Running') { Start-VM -VM $existing[0] -ErrorAction Stop }
     $info = ConvertTo-CsVmInfo (Get-VM -Id $existing[0].Id) -Full
     $info.existed = $true
@@ -39,7 +73,11 @@ try {
     foreach ($disk in @($p.disks | Sort-Object { [int] $_.position })) {
         $path = [string] $disk.path
         if ([string] $disk.kind -eq 'iso') {
-            $drive = Add-VMDvdDrive -VM $vm -Path $path -Passthru -ErrorAction Stop
+            # As attach_disk.ps1: an empty DVD drive first (Generation 1 VMs come with one at
+            # IDE 1:0), so IDE 1:1 stays free for the config drive.
+            $empty = Get-VMDvdDrive -VM $vm | Where-Object { -not $_.Path } | Select-Object -First 1
+            if ($empty) { Set-VMDvdDrive -VMDvdDrive $empty -Path $path -ErrorAction Stop }
+            else { Add-VMDvdDrive -VM $vm -Path $path -ErrorAction Stop }
             continue
         }
         if (-not (Test-Path -LiteralPath $path)) {
@@ -78,14 +116,9 @@ try {
         }
     }
     if ($p.config_drive) {
-        # The config drive (ISO 9660, label config-2) built by the plug-in, beside the VM's
-        # configuration and named by the VM's id, never by its name (a name may hold '..\').
-        # It takes the next free DVD slot (Gen1: IDE 0:1 after the root disk; Gen2: SCSI), so a
-        # CloudStack ISO attached later gets a drive of its own.
-        $isoPath = Join-Path ([string] $vm.Path) ('config-drive-' + [string] $vm.Id + '.iso')
-        [System.IO.File]::WriteAllBytes($isoPath, [Convert]::FromBase64String([string] $p.config_drive.iso_base64))
-        $createdDisks.Add($isoPath)
-        Add-VMDvdDrive -VM $vm -Path $isoPath -ErrorAction Stop
+        # After the disks, so that on Generation 2 it follows them on SCSI.
+        $createdDisks.Add((Join-Path ([string] $vm.Path) ('config-drive-' + [string] $vm.Id + '.iso')))
+        Sync-CsConfigDrive $vm $p.config_drive | Out-Null
     }
     if ([int] $p.generation -eq 2 -and $bootDisk) { Set-VMFirmware -VM $vm -FirstBootDevice $bootDisk -ErrorAction Stop }
     if ($p.boot_args) {
