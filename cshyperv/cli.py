@@ -7,6 +7,7 @@ path; 2 a usage error (click's own).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, BinaryIO
 
@@ -217,11 +218,17 @@ def agent_serve(
     Hyper-V hosts are named by CSHYPERV_WINRM_URL / _USERNAME / _PASSWORD / _TRANSPORT /
     _VERIFY_TLS (or --set url=... etc.), so no password needs to appear on a command line.
     """
+    import importlib.util
     from pathlib import Path
 
     from cshyperv.errors import CSHyperVError
     from cshyperv.plugins import default_plugins
     from cshyperv.resource import ResourceSettings, ServerResource
+
+    missing = [m for m in ("uvicorn", "cryptography") if importlib.util.find_spec(m) is None]
+    if missing:
+        _fail(f"the agent needs the agent extra (missing: {', '.join(missing)}): pip install 'cshyperv[agent]'")
+        return
 
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit():
@@ -252,6 +259,48 @@ def agent_serve(
         state_dir=state,
         allowed_clients=list(allowed),
     )
+
+
+# -- simulator -----------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"([0-9]+) *([KMGT]?)(?:I?B)?", re.ASCII)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(text: str) -> int:
+    """``10G``, ``10GiB``, ``10GB``, ``512M`` or plain bytes; binary units, as Hyper-V counts them."""
+    match = _SIZE.fullmatch(text.strip().upper())
+    if match is None:
+        raise click.BadParameter(f"expected a size like 10G, 512M or 1048576, got {text!r}", param_hint="--size")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@main.group()
+def simulator() -> None:
+    """Prepare the simulator's hosts: the templates and ISOs a real host would already hold."""
+
+
+@simulator.command("add-disk")
+@click.argument("state", type=click.Path(dir_okay=False))
+@click.argument("windows_path")
+@click.option("--size", "size_text", default="10G", show_default=True, help="Virtual size (binary units).")
+def simulator_add_disk(state: str, windows_path: str, size_text: str) -> None:
+    """Put a template VHD/VHDX (or an .iso) at WINDOWS_PATH on the simulated hosts of STATE.
+
+    STATE is the simulator's database: the path in a `simulator:///STATE` Extensions url, or
+    <state-dir>/simulator.db for `cshyperv agent serve --hypervisor simulator`. WINDOWS_PATH is a
+    drive path (D:\\Templates\\t.vhdx) or a UNC path (\\\\fs\\share\\t.vhdx).
+    """
+    from cshyperv.errors import CSHyperVError
+    from cshyperv.simulator import seed_disk
+
+    size = _size(size_text)
+    try:
+        info = seed_disk(state, windows_path, size)
+    except CSHyperVError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{info.path}  {info.format}  {info.size_bytes} bytes")
 
 
 def _register_storage() -> None:

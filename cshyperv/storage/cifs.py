@@ -41,9 +41,7 @@ def _import_smbclient() -> Any:
         import smbclient
         import smbclient.shutil
     except ImportError:  # smbprotocol comes with the smb extra (and the hyperv extra, which includes it)
-        raise StorageError(
-            "CIFS storage needs smbprotocol: pip install 'cshyperv[smb]'", code=errno.ENOSYS
-        ) from None
+        raise StorageError("CIFS storage needs smbprotocol: pip install 'cshyperv[smb]'", code=errno.ENOSYS) from None
     return smbclient
 
 
