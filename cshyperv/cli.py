@@ -202,6 +202,13 @@ def agent() -> None:
 )
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Plug-in setting (repeatable).")
 @click.option("--default-switch", help="vSwitch for NICs whose network has no label.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Serve every [[host]] of this TOML file (docs/agent.md); SIGHUP reloads it.",
+)
+@click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics here (e.g. 127.0.0.1:9250).")
 def agent_serve(
     hypervisor: str,
     listen: str,
@@ -212,6 +219,8 @@ def agent_serve(
     allowed: tuple[str, ...],
     settings: tuple[str, ...],
     default_switch: str | None,
+    config_file: str | None,
+    metrics: str | None,
 ) -> None:
     """Serve CloudStack's direct-connect agent protocol (POST /api/HypervResource/<FQCN>).
 
@@ -228,6 +237,9 @@ def agent_serve(
     missing = [m for m in ("uvicorn", "cryptography") if importlib.util.find_spec(m) is None]
     if missing:
         _fail(f"the agent needs the agent extra (missing: {', '.join(missing)}): pip install 'cshyperv[agent]'")
+        return
+    if config_file is not None:
+        _serve_config(config_file, metrics)
         return
 
     host, sep, port_text = listen.rpartition(":")
@@ -301,6 +313,40 @@ def simulator_add_disk(state: str, windows_path: str, size_text: str) -> None:
         _fail(str(exc))
         return
     click.echo(f"{info.path}  {info.format}  {info.size_bytes} bytes")
+
+
+def _serve_config(config_file: str, metrics_listen: str | None) -> None:
+    """``agent serve --config``: every [[host]] of the file, in this process."""
+    import logging
+
+    from cshyperv.errors import ConfigError
+    from cshyperv.frontends.agent_config import load_config, parse_listen
+    from cshyperv.frontends.metrics import AgentMetrics
+    from cshyperv.frontends.multi_host import MultiHostAgent
+
+    ctx = click.get_current_context()
+    per_host = ("hypervisor", "listen", "certfile", "keyfile", "no_tls", "allowed", "settings", "default_switch")
+    given = [name for name in per_host if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"with --config, set {', '.join(given)} per host in the file, not on the command line")
+    try:
+        config = load_config(config_file)
+        address = metrics_listen or (f"{config.metrics[0]}:{config.metrics[1]}" if config.metrics else None)
+        metrics = AgentMetrics() if address else None
+        if metrics is not None and address is not None:
+            metrics_host, metrics_port = parse_listen(address)
+            metrics.serve(metrics_host, metrics_port)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    except (ValueError, OSError) as exc:
+        _fail(f"--metrics: {exc}")
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        MultiHostAgent(config_file, metrics=metrics).run()
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _register_storage() -> None:
