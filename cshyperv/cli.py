@@ -315,6 +315,59 @@ def simulator_add_disk(state: str, windows_path: str, size_text: str) -> None:
     click.echo(f"{info.path}  {info.format}  {info.size_bytes} bytes")
 
 
+@agent.command("check")
+@click.option(
+    "--config", "config_file", required=True, type=click.Path(dir_okay=False), help="The agent's config file."
+)
+@click.option("--host", "names", multiple=True, help="Check only this [[host]] (repeatable).")
+def agent_check(config_file: str, names: tuple[str, ...]) -> None:
+    """Preflight before addHost: one row per check for every host; exit 1 if any fails."""
+    from cshyperv.errors import ConfigError
+    from cshyperv.frontends.agent_check import check_host, failures, format_table
+    from cshyperv.frontends.agent_config import HostConfig, load_config
+    from cshyperv.plugins import default_plugins
+
+    try:
+        config = load_config(config_file)
+        hosts = [config.host(name) for name in names] if names else list(config.hosts)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+
+    def open_plugin(host: HostConfig) -> object:
+        return default_plugins().create(host.hypervisor, dict(host.settings))
+
+    rows = [row for host in hosts for row in check_host(host, open_plugin=open_plugin)]
+    click.echo(format_table(rows))
+    failed = failures(rows)
+    click.echo(f"\nchecks: {len(rows) - failed} ok, {failed} failing")
+    if failed:
+        sys.exit(1)
+
+
+@agent.command("unit")
+@click.option(
+    "--config",
+    "config_file",
+    default="/etc/cshyperv/agent.toml",
+    show_default=True,
+    help="The config file the service serves.",
+)
+@click.option("--exec", "executable", help="The cshyperv command to run (default: this one).")
+def agent_unit(config_file: str, executable: str | None) -> None:
+    """Print a systemd unit that runs the agent as a hardened service (docs/agent.md)."""
+    import shlex
+    import shutil
+    from importlib.resources import files
+    from pathlib import Path
+
+    text = (files("cshyperv") / "data" / "cshyperv-agent.service").read_text(encoding="utf-8")
+    command = executable or shutil.which("cshyperv") or str(Path(sys.argv[0]).resolve())
+    start = f"ExecStart={shlex.quote(command)} agent serve --config {shlex.quote(config_file)}"
+    lines = [start if line.startswith("ExecStart=") else line for line in text.splitlines()]
+    click.echo("\n".join(lines))
+
+
 def _serve_config(config_file: str, metrics_listen: str | None) -> None:
     """``agent serve --config``: every [[host]] of the file, in this process."""
     import logging

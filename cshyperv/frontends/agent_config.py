@@ -60,6 +60,8 @@ _HOST_KEYS = frozenset(
         "state_dir",
         "workers",
         "default_switch",
+        "shares",
+        "live_migration",
     }
 )
 _DEFAULT_KEYS = (_HOST_KEYS - {"name", "listen"}) | {"metrics"}
@@ -87,6 +89,10 @@ class HostConfig:
     state_dir: Path
     workers: int = 16
     default_switch: str | None = None
+    #: Shares `cshyperv agent check` tests from the agent and from the host (UNC paths or URLs).
+    shares: tuple[str, ...] = attrs.field(default=(), repr=lambda shares: f"<{len(shares)} share(s)>")
+    #: Whether `agent check` requires live migration to be set up on the host.
+    live_migration: bool = True
 
     @property
     def listen(self) -> str:
@@ -319,6 +325,13 @@ def _host(
     if ("cert" in merged) != ("key" in merged):
         raise reader.fail("cert and key go together", host=name, key="cert" if "cert" in merged else "key")
 
+    shares = merged.get("shares", [])
+    if not isinstance(shares, list) or not all(isinstance(x, str) and x.strip() for x in shares):
+        raise reader.fail("expected a list of UNC paths or storage URLs", host=name, key="shares")
+    live_migration = merged.get("live_migration", True)
+    if not isinstance(live_migration, bool):
+        raise reader.fail("expected true or false", host=name, key="live_migration")
+
     settings = dict(shared_settings)
     settings.update(reader.settings(reader.table(own.get("settings", {}), host=name, key="settings"), host=name))
     # A host's own state_dir is used as given; a shared one (or systemd's StateDirectory=, which
@@ -343,4 +356,6 @@ def _host(
         state_dir=state_dir,
         workers=workers,
         default_switch=optional_path("default_switch"),
+        shares=tuple(x.strip() for x in shares),
+        live_migration=live_migration,
     )

@@ -36,6 +36,7 @@ from cshyperv.hyperv.plugin import PowerShellError
 from cshyperv.hyperv.scripts import operation_of
 from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmInfo, VmSpec, VmState, VolumeInfo
 from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.testing.host_readiness import HostReadiness, preflight_answer
 
 __all__ = ["RecordingRunner", "ReplayRunner", "SimulatedHyperVHost"]
 
@@ -81,6 +82,8 @@ class SimulatedHyperVHost:
         self.simulator = simulator
         self.invocations = 0
         self._lock = threading.Lock()
+        #: What preflight.ps1 finds here (cshyperv agent check); change it to fail a check.
+        self.readiness = HostReadiness()
 
     def close(self) -> None:
         pass
@@ -321,6 +324,9 @@ class SimulatedHyperVHost:
             raise missing
         usage = shutil.disk_usage(local if local.is_dir() else local.parent)
         return {"total_bytes": usage.total, "free_bytes": usage.free}
+
+    def _preflight(self, p: dict[str, Any]) -> dict[str, Any]:
+        return preflight_answer(self.readiness, p)
 
     def _migrate_vm(self, p: dict[str, Any]) -> dict[str, Any]:
         self.simulator.migrate_vm(p["vm"], p["destination"], storage_path=p.get("storage_path"))
