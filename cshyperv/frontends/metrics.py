@@ -10,6 +10,7 @@ extra); each :class:`AgentMetrics` owns its own registry, so embedders and tests
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["AgentMetrics"]
@@ -79,6 +80,15 @@ class AgentMetrics:
         name = fqcn.rsplit(".", 1)[-1] if fqcn in self._known else "other"
         self.requests.labels(host, name, result).inc()
         self.latency.labels(host, name).observe(seconds)
+
+    def observer(self, host: str) -> Callable[[str, str, float], None]:
+        """The agent app's per-request hook for ``host`` (see ``DirectConnectApp(observer=...)``)."""
+        results = {"true": "success", "false": "failure"}
+
+        def observe(fqcn: str, result: str, seconds: float) -> None:
+            self.request(host, fqcn, results.get(result, "refused"), seconds)
+
+        return observe
 
     def exposition(self) -> bytes:
         """The current metrics in Prometheus' text format."""

@@ -210,6 +210,7 @@ class MultiHostAgent:
             allowed_clients=host.allow,
             access_log=logging.getLogger(f"cshyperv.agent.access.{host.name}"),
             max_workers=host.workers,
+            observer=self.metrics.observer(host.name) if self.metrics is not None else None,
         )
         config = _uvicorn_config(
             app,
