@@ -222,3 +222,41 @@ def _wait_alive(address: str, port: int, attempts: int = 300) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+def test_metrics_are_scraped_and_parsed_by_prometheus_own_parser(tmp_path: Path) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from cshyperv.frontends.metrics import AgentMetrics
+
+    metrics = AgentMetrics()
+    server = metrics.serve("127.0.0.1", 0)
+    path = tmp_path / "agent.toml"
+    path.write_text(config_text(tmp_path, {"hv01": "127.0.0.2", "hv02": "127.0.0.3"}))
+    try:
+        with MultiHostAgent(path, builder=build_host, metrics=metrics) as agent:
+            for _ in range(3):
+                assert healthy(agent, "hv01", "127.0.0.2")
+            with DirectConnectClient("127.0.0.3", agent.port("hv02")) as client:
+                client.host_vm_states()
+                client._request("POST", "/api/HypervResource/com.example.MadeUpCommand", b"{}")
+            url = f"http://127.0.0.1:{server.server_port}/metrics"
+            text = urllib.request.urlopen(url, timeout=30).read().decode()
+    finally:
+        server.shutdown()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    requests = {
+        (s.labels["host"], s.labels["command"], s.labels["result"]): s.value
+        for s in families["cshyperv_requests"].samples
+        if s.name == "cshyperv_requests_total"
+    }
+    assert requests[("hv01", "CheckHealthCommand", "success")] == 3
+    assert requests[("hv02", "HostVmStateReportCommand", "success")] == 1
+    # A class nobody knows is counted, under one bounded label.
+    assert requests[("hv02", "other", "failure")] == 1
+    assert not any("MadeUp" in key[1] for key in requests)
+    histogram = [s for s in families["cshyperv_request_duration_seconds"].samples if s.name.endswith("_count")]
+    assert {(s.labels["host"], s.labels["command"]): s.value for s in histogram}[("hv01", "CheckHealthCommand")] == 3
+    assert families["cshyperv_hosts"].samples[0].value == 2
