@@ -145,6 +145,20 @@ class SimulatorHypervisor:
         """Storage access for the resource layer: every share and disk in the simulator's tree."""
         return LocalTreeStorageAccess(self.files.root)
 
+    def add_disk(self, path: str, size_bytes: int) -> None:
+        """Make a disk or ISO file exist at the Windows ``path`` (UNC or drive path) on the
+        simulated host, with virtual size ``size_bytes``: how a template or an ISO is seeded.
+
+        Idempotent: a file already there with that size is left alone; one of another size is
+        replaced. ``size_bytes`` must be positive; ``..`` in the path is refused.
+        """
+        if size_bytes <= 0:
+            raise ValueError("size_bytes must be positive")
+        existing = self.files.disk(path)
+        if existing is not None and existing.size_bytes == size_bytes:
+            return
+        self.files.create_disk(path, size_bytes)
+
     # -- plumbing --------------------------------------------------------------------------------
 
     def _enter(self, operation: str, *args: Any) -> None:
