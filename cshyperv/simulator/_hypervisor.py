@@ -46,6 +46,7 @@ from cshyperv.hypervisor import (
     DiskSpec,
     HostInfo,
     HostStats,
+    LocalTreeStorageAccess,
     NicInfo,
     NicSpec,
     VmInfo,
@@ -54,7 +55,6 @@ from cshyperv.hypervisor import (
     VmStats,
     VolumeInfo,
 )
-from cshyperv.resource._storage_access import LocalTreeStorageAccess
 from cshyperv.simulator._files import SimulatedFiles
 from cshyperv.simulator._store import Store
 
@@ -136,7 +136,9 @@ class SimulatorHypervisor:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability)
+        # Everything but DEPLOY: create-then-start is the operations layer's job for plug-ins
+        # whose host has no single-round-trip deploy.
+        return frozenset(Capability) - {Capability.DEPLOY}
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""
@@ -308,26 +310,6 @@ class SimulatorHypervisor:
             created = self._vm_row(db, spec.name)
             assert created is not None
             return self._info(db, created)
-
-    def deploy_vm(self, spec: VmSpec) -> VmInfo:
-        # The common retry: already there, running, same spec. Answer it from a read transaction.
-        with self.store.transaction(write=False) as db:
-            row = self._vm_row(db, spec.name)
-            if (
-                row is not None
-                and row["host"] == self.host.name
-                and row["state"] == VmState.RUNNING.value
-                and self._same_spec(row, spec)
-            ):
-                return self._info(db, row)
-        existed = self.get_vm(spec.name) is not None
-        self.create_vm(spec)
-        try:
-            return self.start_vm(spec.name)
-        except BaseException:
-            if not existed:
-                self.destroy_vm(spec.name, delete_disks=True)
-            raise
 
     @staticmethod
     def _same_spec(row: sqlite3.Row, spec: VmSpec) -> bool:
