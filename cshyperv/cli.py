@@ -250,15 +250,14 @@ def agent_serve(
     if hypervisor == "simulator":
         config.setdefault("state", str(state / "simulator.db"))
     try:
-        plugin = default_plugins().create(hypervisor, config)
+        plugin = default_plugins().load(hypervisor, config)
     except CSHyperVError as exc:
         _fail(str(exc))
         return
-    storage = getattr(plugin, "storage_access", None)
-    if storage is None:
+    if plugin.storage is None:
         _fail(f"the {hypervisor} plug-in offers no storage access for the agent")
         return
-    resource = ServerResource(plugin, storage(), settings=ResourceSettings(default_switch=default_switch))
+    resource = ServerResource(plugin, settings=ResourceSettings(default_switch=default_switch))
     from cshyperv.frontends.direct_connect import serve
 
     serve(

@@ -22,9 +22,15 @@
     │   ├── JobFailedError                  a host job failed; ``.code`` is the host's error code
     │   ├── InvalidVmStateError             the VM is in a state that does not allow the operation
     │   ├── UnsupportedOperationError       the plug-in does not declare this capability
-    │   └── HypervisorConnectionError (ConnectionError)  the host cannot be reached
+    │   ├── HypervisorConnectionError (ConnectionError)  the host cannot be reached
+    │   ├── PowerShellError                 a Hyper-V script failed; ``.record`` is its structured error
+    │   ├── TranslationError                a CloudStack transfer object the hypervisor cannot act on
+    │   └── PluginFailedError               a plug-in raised something outside this tree (a bug);
+    │                                       ``.cause_type`` names it, the traceback is logged once
     ├── PluginError (LookupError)           no such hypervisor plug-in, or it failed to load
     ├── ConfigError (ValueError)            an agent config file is wrong; names the file, host and key
+    ├── ExtensionError                      a bad Extensions payload or host configuration
+    ├── StorageURLError (ValueError)        a storage location (URL, UNC path) that cannot be parsed
     └── StorageError (OSError)              a storage location could not be used; ``.errno`` set
         ├── StorageAuthenticationError (PermissionError)  the server refused the credentials
         ├── StorageConnectionError (ConnectionError)      the server is unreachable or went away
@@ -43,7 +49,8 @@ passwords (``cifs://...?password=``), VNC passwords and user data.
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "CSHyperVError",
@@ -52,6 +59,7 @@ __all__ = [
     "ConfigError",
     "DownloadError",
     "EncodeError",
+    "ExtensionError",
     "HypervisorAccessDeniedError",
     "HypervisorConnectionError",
     "HypervisorError",
@@ -62,11 +70,15 @@ __all__ = [
     "MissingMemberError",
     "OperationTimeoutError",
     "PluginError",
+    "PluginFailedError",
+    "PowerShellError",
     "SchemaValidationError",
     "StorageAuthenticationError",
     "StorageConnectionError",
     "StorageError",
+    "StorageURLError",
     "TemplateError",
+    "TranslationError",
     "UnknownTypeError",
     "UnsupportedOperationError",
     "ValueOutOfRangeError",
@@ -261,6 +273,35 @@ class HypervisorConnectionError(HypervisorError, ConnectionError):
     """The host could not be reached or dropped the connection."""
 
 
+class PowerShellError(HypervisorError):
+    """A script failed on the Hyper-V host; ``record`` is its structured error (category, fully
+    qualified error id, target, message), never parsed as prose. The message is redacted."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        from cshyperv._redact import redact_text
+
+        self.record = dict(record)
+        super().__init__(redact_text(str(record.get("message") or "PowerShell error")))
+
+
+class TranslationError(HypervisorError):
+    """A CloudStack transfer object that cannot be turned into something the hypervisor can do."""
+
+
+class PluginFailedError(HypervisorError):
+    """A plug-in raised an exception outside this tree: a bug in the plug-in.
+
+    The message names only the exception's class (its text may hold anything); the operations
+    layer logs the original with its traceback, once, and chains it as ``__cause__``.
+    """
+
+    def __init__(self, plugin: str, operation: str, cause: BaseException) -> None:
+        self.plugin = plugin
+        self.operation = operation
+        self.cause_type = type(cause).__name__
+        super().__init__(f"internal error ({self.cause_type}) in the {plugin} plug-in's {operation}")
+
+
 class PluginError(CSHyperVError, LookupError):
     """No hypervisor plug-in of that name, or it failed to load or to start."""
 
@@ -277,6 +318,15 @@ class ConfigError(CSHyperVError, ValueError):
         self.file, self.host, self.key = file, host, key
         where = [part for part in (file, f"host {host!r}" if host else None, f"key {key!r}" if key else None) if part]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ExtensionError(CSHyperVError):
+    """A payload or configuration problem of the Extensions executable; the message is shown to
+    the CloudStack admin."""
+
+
+class StorageURLError(CSHyperVError, ValueError):
+    """A storage location that cannot be parsed. The message never quotes the URL."""
 
 
 # -- storage -------------------------------------------------------------------------------------

@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from cshyperv._redact import redact_text
-from cshyperv.commands.generic import UnsupportedAnswer
-from cshyperv.dispatch import failed_answer
-from cshyperv.errors import CSHyperVError, WireError
+from cshyperv.errors import WireError
 from cshyperv.frontends._backend import AgentBackend
-from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, Codec
-from cshyperv.wire._model import Answer
+from cshyperv.resource import handle_request
+from cshyperv.wire import Answer, Codec
 
 __all__ = ["LIVENESS_TEXT", "AgentServer", "DirectConnectApp", "create_app", "serve"]
 
@@ -216,33 +214,12 @@ class DirectConnectApp:
     # -- the protocol (synchronous: runs on the thread pool) -----------------------------------
 
     def handle(self, fqcn: str, body: bytes, content_type: str | None) -> tuple[bytes, str]:
-        """Answer one POST: (response body, "true"/"false"/"-" for the access log). Never raises."""
-        try:
-            return self._handle(fqcn, body, content_type)
-        except WireError as exc:
-            answer = Answer(result=False, details=redact_text(str(exc)))
-        except Exception as exc:
-            if not isinstance(exc, CSHyperVError):
-                log.exception("request for %s failed", fqcn[:200])
-            answer = failed_answer(exc)
-        return self.codec.encode_answers([answer]), "false"
+        """Answer one POST: (response body, "true"/"false" for the access log). Never raises.
 
-    def _handle(self, fqcn: str, body: bytes, content_type: str | None) -> tuple[bytes, str]:
-        if not _FQCN.fullmatch(fqcn) or len(fqcn) > 300:
-            answer = Answer(result=False, details="the request path does not name a Java class")
-            return self.codec.encode_answers([answer]), "false"
-        text = _decode_body(body, content_type)
-        if fqcn == STARTUP_FQCN:
-            commands = self.codec.decode_commands(text)
-            return self.codec.encode_commands(self.backend.startup(commands)), "true"
-        if fqcn == HOST_VM_STATE_REPORT_FQCN:
-            return self.codec.encode_vm_states(self.backend.host_vm_states()), "true"
-        if fqcn not in self.codec.registry:
-            unsupported = UnsupportedAnswer.for_command(fqcn)
-            return self.codec.encode_answers([unsupported]), "false"
-        command = self.codec.decode_command(fqcn, text)
-        reply = self.backend.execute(command)
-        return self.codec.encode_answers([reply]), "true" if reply.result else "false"
+        Every routing rule is :func:`cshyperv.resource.handle_request`'s (docs/frontends.md).
+        """
+        reply = handle_request(self.backend, fqcn, body, content_type, codec=self.codec)
+        return reply.body, "true" if reply.ok else "false"
 
 
 def _decode_body(body: bytes, content_type: str | None) -> str:

@@ -26,22 +26,9 @@ import attrs
 
 from cshyperv import deadline
 from cshyperv._redact import redact_text
-from cshyperv.errors import CSHyperVError, HypervisorError, UnsupportedOperationError
-from cshyperv.hypervisor import (
-    Capability,
-    DiskKind,
-    DiskSpec,
-    Hypervisor,
-    SupportsCheckpoints,
-    SupportsConsole,
-    SupportsDeploy,
-    SupportsDisks,
-    SupportsScaling,
-    SupportsSuspend,
-    SupportsVolumes,
-    VmSpec,
-    VmState,
-)
+from cshyperv.errors import CSHyperVError, ExtensionError, HypervisorError
+from cshyperv.hypervisor import DiskKind, DiskSpec, Hypervisor, VmSpec, VmState
+from cshyperv.operations import Operations
 
 __all__ = ["ExtensionError", "HostConfig", "main"]
 
@@ -63,10 +50,6 @@ CUSTOM_ACTIONS = (
     "detachiso",
 )
 GiB = 1024**3
-
-
-class ExtensionError(CSHyperVError):
-    """A payload or configuration problem; the message is shown to the CloudStack admin."""
 
 
 def _truthy(value: object, default: bool) -> bool:
@@ -175,9 +158,10 @@ def vm_name(payload: Mapping[str, Any]) -> str:
     return name
 
 
-def build_spec(payload: Mapping[str, Any], config: HostConfig, hypervisor: Hypervisor) -> VmSpec:
-    """The VmSpec for a create: the VirtualMachineTO plus the template details of the VM."""
-    from cshyperv.resource._translate import TranslationSettings, vm_spec
+def build_spec(payload: Mapping[str, Any], config: HostConfig, ops: Operations) -> VmSpec:
+    """The VmSpec for a create: the VirtualMachineTO plus the template details of the VM,
+    through the same public translation the direct-connect agent uses."""
+    from cshyperv.resource import TranslationSettings, vm_spec
     from cshyperv.wire import decode
 
     vm_template = (payload.get("externaldetails") or {}).get("virtualmachine") or {}
@@ -208,10 +192,7 @@ def build_spec(payload: Mapping[str, Any], config: HostConfig, hypervisor: Hyper
             raise ExtensionError("template_type iso needs iso_path")
         size = (_int(vm_template.get("vhd_size_gb"), "vhd_size_gb", 20) or 20) * GiB
         root = f"{vhd_dir}\\{name}.vhdx"
-        volumes = hypervisor
-        if Capability.VOLUMES not in hypervisor.capabilities or not isinstance(volumes, SupportsVolumes):
-            raise UnsupportedOperationError("this plug-in cannot create disks for an ISO install")
-        volumes.create_volume(root, size)
+        ops.create_volume(root, size)
         disks = [DiskSpec(kind=DiskKind.ROOT, path=root), DiskSpec(kind=DiskKind.ISO, path=str(iso), position=1)]
     else:
         template = vm_template.get("template_path")
@@ -256,12 +237,6 @@ def _power(state: VmState | None) -> str:
     return _POWER.get(state, "unknown")
 
 
-def _need(hypervisor: Hypervisor, capability: Capability, protocol: type) -> Any:
-    if capability not in hypervisor.capabilities or not isinstance(hypervisor, protocol):
-        raise UnsupportedOperationError(f"this hypervisor plug-in does not support {capability.value}")
-    return hypervisor
-
-
 def _param(payload: Mapping[str, Any], name: str) -> str:
     value = (payload.get("parameters") or {}).get(name)
     if value is None or str(value) == "":
@@ -270,48 +245,36 @@ def _param(payload: Mapping[str, Any], name: str) -> str:
 
 
 def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervisor) -> dict[str, Any]:
-    """Run ``action``; the JSON document to print. Raises on failure."""
+    """Run ``action``; the JSON document to print. Raises on failure.
+
+    Every hypervisor call goes through :class:`~cshyperv.operations.Operations` (the same rules
+    as the direct-connect agent: capability gates, deploy with clean-up after a failed start).
+    """
+    ops = Operations(hv)
     if action == "statuses":
-        states = {vm.name: _power(vm.state) for vm in hv.list_vms()}
+        states = {vm: _power(state) for vm, state in ops.states().items()}
         return {"status": "success", "power_state": states}
     name = vm_name(payload)
     if action == "create":
-        spec = build_spec(payload, config, hv)
-        deployer: Any = hv
-        if Capability.DEPLOY in hv.capabilities and isinstance(deployer, SupportsDeploy):
-            # One round trip: define and start together (the plug-in cleans up a failed start).
-            deployer.deploy_vm(spec)
-            return {"status": "success", "message": f"VM {name} created and started"}
-        existed = hv.get_vm(name) is not None
-        hv.create_vm(spec)
-        try:
-            hv.start_vm(name)
-        except Exception:
-            if not existed:
-                # CloudStack retries create: leave nothing behind, and report the first error.
-                try:
-                    hv.destroy_vm(name, delete_disks=True)
-                except Exception:
-                    log.warning("cleaning up %s after a failed start also failed", name)
-            raise
+        # CloudStack retries create: a failed start leaves nothing behind (Operations.deploy).
+        ops.deploy(build_spec(payload, config, ops))
         return {"status": "success", "message": f"VM {name} created and started"}
     if action == "start":
-        hv.start_vm(name)
+        ops.start(name)
         return {"status": "success", "message": f"VM {name} started"}
     if action == "stop":
-        hv.stop_vm(name)
+        ops.stop(name)
         return {"status": "success", "message": f"VM {name} stopped"}
     if action == "reboot":
-        hv.reboot_vm(name)
+        ops.reboot(name)
         return {"status": "success", "message": f"VM {name} rebooted"}
     if action == "delete":
-        hv.destroy_vm(name, delete_disks=True)
+        ops.destroy(name, delete_disks=True)
         return {"status": "success", "message": f"VM {name} and its disks deleted"}
     if action == "status":
-        vm = hv.get_vm(name)
-        return {"status": "success", "power_state": _power(None if vm is None else vm.state)}
+        return {"status": "success", "power_state": _power(ops.state(name))}
     if action == "getconsole":
-        console = _need(hv, Capability.CONSOLE, SupportsConsole).console_info(name)
+        console = ops.console(name)
         if not config.console_url:
             raise ExtensionError(
                 "Hyper-V consoles use VMConnect (RDP), which CloudStack cannot proxy; set the host detail "
@@ -319,34 +282,28 @@ def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervi
             )
         url = config.console_url.format(vm_id=console.vm_id or "", vm_name=name, host=console.host, port=console.port)
         return {"status": "success", "console": {"url": url, "protocol": "direct"}}
-    return _custom(action, name, payload, hv)
+    return _custom(action, name, payload, ops)
 
 
-def _custom(action: str, name: str, payload: Mapping[str, Any], hv: Hypervisor) -> dict[str, Any]:
+def _custom(action: str, name: str, payload: Mapping[str, Any], ops: Operations) -> dict[str, Any]:
     if action in ("createsnapshot", "listsnapshots", "restoresnapshot", "deletesnapshot"):
-        cp = _need(hv, Capability.CHECKPOINTS, SupportsCheckpoints)
         if action == "listsnapshots":
             rows = [
-                {"name": c.name, "created": c.created or "", "parent": c.parent or ""}
-                for c in cp.list_checkpoints(name)
+                {"name": c.name, "created": c.created or "", "parent": c.parent or ""} for c in ops.checkpoints(name)
             ]
             return {"status": "success", "message": rows}
         snapshot = _param(payload, "snapshot_name")
         if action == "createsnapshot":
-            cp.create_checkpoint(name, snapshot)
+            ops.create_checkpoint(name, snapshot)
             return {"status": "success", "message": f"Snapshot {snapshot} created"}
         if action == "deletesnapshot":
-            cp.delete_checkpoint(name, snapshot)
+            ops.delete_checkpoint(name, snapshot)
             return {"status": "success", "message": f"Snapshot {snapshot} deleted"}
-        before = hv.get_vm(name)
-        after = cp.revert_checkpoint(name, snapshot)
         # hyperv.py left the VM off after a restore while CloudStack still believed it running.
-        if before is not None and before.state is VmState.RUNNING and after.state is not VmState.RUNNING:
-            hv.start_vm(name)
+        ops.revert_checkpoint(name, snapshot, keep_running=True)
         return {"status": "success", "message": f"Snapshot {snapshot} restored"}
     if action in ("suspend", "resume"):
-        sus = _need(hv, Capability.SUSPEND, SupportsSuspend)
-        (sus.suspend_vm if action == "suspend" else sus.resume_vm)(name)
+        (ops.suspend if action == "suspend" else ops.resume)(name)
         return {"status": "success", "message": f"VM {name} {action}d"}
     if action == "resize":
         params = payload.get("parameters") or {}
@@ -354,16 +311,14 @@ def _custom(action: str, name: str, payload: Mapping[str, Any], hv: Hypervisor) 
         memory = _int(params.get("memory"), "memory")
         if cpus is None and memory is None:
             raise ExtensionError("resize needs cpus and/or memory (MiB)")
-        scale = _need(hv, Capability.SCALING, SupportsScaling)
-        scale.scale_vm(name, cpus=cpus, memory_bytes=None if memory is None else memory * 1024 * 1024)
+        ops.scale(name, cpus=cpus, memory_bytes=None if memory is None else memory * 1024 * 1024)
         return {"status": "success", "message": f"VM {name} resized"}
     if action in ("attachiso", "detachiso"):
-        disks = _need(hv, Capability.DISKS, SupportsDisks)
         iso = _param(payload, "iso_path")
         if action == "attachiso":
-            disks.attach_disk(name, DiskSpec(kind=DiskKind.ISO, path=iso))
+            ops.attach_disk(name, DiskSpec(kind=DiskKind.ISO, path=iso))
         else:
-            disks.detach_disk(name, iso)
+            ops.detach_disk(name, iso)
         return {"status": "success", "message": f"ISO {action[:6]}ed"}
     raise ExtensionError(f"unknown action {action[:60]!r}")
 

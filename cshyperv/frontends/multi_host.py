@@ -51,14 +51,13 @@ def build_host(host: HostConfig) -> tuple[Any, Callable[[], None]]:
         settings.setdefault("state", str(host.state_dir / "simulator.db"))
         settings.setdefault("host", host.name)
     try:
-        plugin = default_plugins().create(host.hypervisor, settings)
+        plugin = default_plugins().load(host.hypervisor, settings)
     except (CSHyperVError, ValueError) as exc:
         raise ConfigError(str(exc), host=host.name, key="hypervisor") from None
-    storage = getattr(plugin, "storage_access", None)
-    if storage is None:
+    if plugin.storage is None:
         plugin.close()
         raise ConfigError(f"the {host.hypervisor} plug-in offers no storage access", host=host.name, key="hypervisor")
-    resource = ServerResource(plugin, storage(), settings=ResourceSettings(default_switch=host.default_switch))
+    resource = ServerResource(plugin, settings=ResourceSettings(default_switch=host.default_switch))
     return resource, plugin.close
 
 

@@ -26,6 +26,7 @@ from cshyperv.errors import (
     InvalidVmStateError,
     JobFailedError,
     OperationTimeoutError,
+    PowerShellError,
     VmAlreadyExistsError,
     VmNotFoundError,
     VolumeNotFoundError,
@@ -57,14 +58,6 @@ _UNSTRUCTURE = cattrs.Converter()
 _STATES = {state.value: state for state in VmState}
 # A margin so that a stop's hard turn-off still fits before the caller's deadline.
 _DEADLINE_MARGIN_S = 10.0
-
-
-class PowerShellError(HypervisorError):
-    """A script failed on the host; ``record`` is its structured error (never parsed as prose)."""
-
-    def __init__(self, record: Mapping[str, Any]) -> None:
-        self.record = dict(record)
-        super().__init__(redact_text(str(record.get("message") or "PowerShell error")))
 
 
 @runtime_checkable

@@ -36,8 +36,8 @@ from cshyperv.errors import (
     HypervisorError,
     OperationTimeoutError,
     PluginError,
+    PowerShellError,
 )
-from cshyperv.hyperv.plugin import PowerShellError
 from cshyperv.hyperv.scripts import bootstrap_text
 
 __all__ = ["BOOTSTRAP_COMMAND", "HostConnection", "WinRMRunner"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cshyperv.errors import HypervisorError, VolumeNotFoundError
 from cshyperv.hypervisor import VolumeInfo
-from cshyperv.storage._adaptor import LocalStorageAdaptor
+from cshyperv.storage import LocalStorageAdaptor
 
 __all__ = ["MAGIC", "SimulatedFiles", "simulated_disk_bytes"]
 

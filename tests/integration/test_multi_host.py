@@ -69,7 +69,7 @@ def gated_builder(gates: dict[str, threading.Event]) -> Callable[[HostConfig], t
 
         host.state_dir.mkdir(parents=True, exist_ok=True)
         hv = SimulatorHypervisor(host.state_dir / "sim.db", host=HostProfile(name=host.name), faults=fault)
-        return ServerResource(hv, hv.storage_access()), hv.close
+        return ServerResource(hv), hv.close
 
     return build
 

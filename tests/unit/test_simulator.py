@@ -73,3 +73,22 @@ def test_factory_reads_string_settings(tmp_path: Path) -> None:
 def test_in_memory_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="database file"):
         SimulatorHypervisor(":memory:", files_root=tmp_path)
+
+
+def test_add_disk_seeds_a_template_a_vm_can_use(tmp_path: Path) -> None:
+    """add_disk makes a disk exist at a Windows path with its size; repeating it is harmless."""
+    from cshyperv.hypervisor import DiskKind, DiskSpec
+
+    sim = SimulatorHypervisor(tmp_path / "s.db")
+    template = "D:\\Templates\\ubuntu.vhdx"
+    sim.add_disk(template, 10 * 1024**3)
+    sim.add_disk(template, 10 * 1024**3)
+    info = sim.volume_info(template)
+    assert info is not None and info.size_bytes == 10 * 1024**3
+    sim.add_disk(template, 12 * 1024**3)
+    assert sim.volume_info(template).size_bytes == 12 * 1024**3  # type: ignore[union-attr]
+    root = DiskSpec(kind=DiskKind.ROOT, path="D:\\VMs\\a.vhdx", template_path=template)
+    sim.create_vm(VmSpec(name="a", disks=(root,)))
+    assert sim.get_vm("a").disks == ("D:\\VMs\\a.vhdx",)  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        sim.add_disk(template, 0)
