@@ -437,7 +437,13 @@ class _Check:
             if node.type != "command":
                 continue
             inv = _invocation(node, self.source, self.is_switch)
-            if inv is None or not any(p.lower() == "passthru" for p in inv.named):
+            if inv is None:
+                continue
+            given = set(inv.named)
+            for splat in inv.splats:
+                for variant in self.splat_variants(splat) or ():
+                    given |= variant
+            if not any(p.lower() == "passthru" for p in given):
                 continue
             if not _captured(node, self.source):
                 self.add(node, "error", f"{inv.name} -PassThru: its output leaks into the result", "passthru-leak")
@@ -579,10 +585,17 @@ def _rule_a2(chk: _Check) -> list[tuple[int, str]]:
     ]
 
 
+def _invokes_method(chk: _Check, method: str) -> bool:
+    return any(
+        inv.name.lower() == "invoke-cimmethod" and _value(chk, inv, "MethodName").strip("'\"") == method
+        for inv in _invocations(chk)
+    )
+
+
 def _rule_b1(chk: _Check) -> list[tuple[int, str]]:
     if not chk.path.endswith("reboot_vm.ps1"):
         return []
-    if not _source_lines(chk, r"InitiateReboot"):
+    if not _invokes_method(chk, "InitiateReboot"):
         return [(1, "B1: reboot_vm must ask the guest (Msvm_ShutdownComponent.InitiateReboot), not hard-reset it")]
     return []
 
@@ -593,15 +606,21 @@ def _rule_b2(chk: _Check) -> list[tuple[int, str]]:
         for inv in _invocations(chk)
         if inv.name.lower() == "stop-vm" and _has(inv, "Force") and not _has(inv, "TurnOff")
     ]
-    if chk.path.endswith("stop_vm.ps1") and not _source_lines(chk, r"InitiateShutdown"):
+    if chk.path.endswith("stop_vm.ps1") and not _invokes_method(chk, "InitiateShutdown"):
         out.append((1, "B2: stop_vm must shut down through Msvm_ShutdownComponent.InitiateShutdown"))
     return out
 
 
 def _rule_b4(chk: _Check) -> list[tuple[int, str]]:
-    if _source_lines(chk, r"AddKvpItems") and not _source_lines(chk, r"Wait-CsJob|JobState"):
-        return [(_source_lines(chk, r"AddKvpItems")[0][0], "B4: the KVP job (return value 4096) is never awaited")]
-    return []
+    kvp = _source_lines(chk, r"AddKvpItems")
+    if not kvp:
+        return []
+    out = []
+    if not _source_lines(chk, r"Wait-CsMethodResult"):
+        out.append((kvp[0][0], "B4: the KVP job (return value 4096) is never awaited"))
+    if not _source_lines(chk, r"\.Length\s+-le\s+1023\b"):
+        out.append((kvp[0][0], "B4: a KVP value holds at most 1023 characters: check the length first"))
+    return out
 
 
 def _rule_b5(chk: _Check) -> list[tuple[int, str]]:
@@ -630,12 +649,12 @@ def _rule_b9(chk: _Check) -> list[tuple[int, str]]:
     return [
         (inv.line, "B9: CheckpointType Production falls back to a standard checkpoint silently")
         for inv in _invocations(chk)
-        if inv.name.lower() == "set-vm" and _has(inv, "CheckpointType") and "'Production'" in chk.text
+        if inv.name.lower() == "set-vm" and _has(inv, "CheckpointType") and _source_lines(chk, r"'Production'")
     ]
 
 
 def _rule_a4(chk: _Check) -> list[tuple[int, str]]:
-    if chk.path.endswith("migrate_vm.ps1") and not _source_lines(chk, r"VirtualMachineMigrationEnabled"):
+    if chk.path.endswith("migrate_vm.ps1") and not _source_lines(chk, r"\.VirtualMachineMigrationEnabled"):
         return [(1, "A4: migrate_vm must check the host's migration settings before Move-VM")]
     return []
 
@@ -647,14 +666,19 @@ def _rule_a5(chk: _Check) -> list[tuple[int, str]]:
 
 
 def _rule_a6(chk: _Check) -> list[tuple[int, str]]:
-    return [
-        (inv.line, "A6: Set-VMMemory -StartupBytes alone: above a dynamic-memory maximum Hyper-V refuses it")
-        for inv in _invocations(chk)
-        if chk.path.endswith("vm_control.ps1")
-        and inv.name.lower() == "set-vmmemory"
-        and _has(inv, "StartupBytes")
-        and not _source_lines(chk, r"DynamicMemoryEnabled")
-    ]
+    """vm_control's scale must move a dynamic-memory maximum with the startup size."""
+    if not chk.path.endswith("vm_control.ps1"):
+        return []
+    calls = [inv for inv in _invocations(chk) if inv.name.lower() == "set-vmmemory"]
+    for inv in calls:
+        given = {p.lower() for p in inv.named}
+        for splat in inv.splats:
+            for variant in chk.splat_variants(splat) or ():
+                given |= {k.lower() for k in variant}
+        if {"startupbytes", "maximumbytes"} <= given:
+            return []
+    line = calls[0].line if calls else 1
+    return [(line, "A6: Set-VMMemory -StartupBytes alone: above a dynamic-memory maximum Hyper-V refuses it")]
 
 
 def _rule_a8(chk: _Check) -> list[tuple[int, str]]:
@@ -668,21 +692,17 @@ def _rule_a8(chk: _Check) -> list[tuple[int, str]]:
 
 
 def _rule_b8(chk: _Check) -> list[tuple[int, str]]:
+    if not chk.path.endswith("destroy_vm.ps1") or _source_lines(chk, r"VirtualMachinePath"):
+        return []
     return [
         (n, "B8: the VM's folder may be the host's default VM folder: only remove one create_vm made")
-        for n, _ in _source_lines(chk, r"Remove-Item\s+-LiteralPath\s+\$folder")
+        for n, _ in _source_lines(chk, r"Remove-Item\s.*-Recurse")
     ]
 
 
 def _rule_b10(chk: _Check) -> list[tuple[int, str]]:
     if chk.path.endswith("volume.ps1") and not _source_lines(chk, r"ResetDiskIdentifier"):
         return [(1, "B10: a cloned VHDX keeps the source's disk identifier (Set-VHD -ResetDiskIdentifier)")]
-    return []
-
-
-def _rule_b12(chk: _Check) -> list[tuple[int, str]]:
-    if chk.path.endswith("create_vm.ps1") and not _source_lines(chk, r"MicrosoftUEFICertificateAuthority"):
-        return [(1, "B12: Generation 2 keeps the Windows-only secure boot template unless told otherwise")]
     return []
 
 
@@ -703,10 +723,10 @@ PROJECT_RULES: Sequence[Rule] = (
     Rule("B8", _rule_b8),
     Rule("B9", _rule_b9),
     Rule("B10", _rule_b10),
-    Rule("B12", _rule_b12),
 )
 
 
+@cache
 def shared_functions() -> frozenset[str]:
     """Functions the plug-in places in front of every operation (_common.ps1, _envelope.ps1)."""
     names = set()

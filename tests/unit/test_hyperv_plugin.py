@@ -21,13 +21,16 @@ from cshyperv.errors import (
     HypervisorError,
     InsufficientResourcesError,
     JobFailedError,
+    MigrationPrerequisiteError,
+    NicNotFoundError,
+    UnsupportedOperationError,
     VmAlreadyExistsError,
     VmNotFoundError,
     VolumeNotFoundError,
 )
 from cshyperv.hyperv import HyperVHypervisor, PowerShellError, map_error_record
 from cshyperv.hyperv.scripts import OPERATIONS, bootstrap_text, operation_of, script_text
-from cshyperv.hypervisor import NicSpec, VmSpec
+from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmSpec
 from cshyperv.simulator import SimulatorHypervisor
 from cshyperv.testing.hyperv_host import RecordingRunner, ReplayRunner, SimulatedHyperVHost
 
@@ -49,10 +52,11 @@ class Capture:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.answer: Any = None
 
     def invoke(self, script: str, params: Any) -> Any:
         self.sent.append((script, dict(params)))
-        return None
+        return self.answer
 
     def close(self) -> None:
         pass
@@ -122,6 +126,29 @@ def test_every_script_parses_as_powershell() -> None:
             HypervisorAccessDeniedError,
         ),
         ({"category": "ReadError", "fully_qualified_error_id": "cshyperv.Win32Error.1117"}, HypervisorError),
+        # B11: a missing NIC is not a missing VM.
+        ({"category": "ObjectNotFound", "fully_qualified_error_id": "cshyperv.NicNotFound"}, NicNotFoundError),
+        # B6: Test-CsPath's access denied, by its own id.
+        (
+            {"category": "PermissionDenied", "fully_qualified_error_id": "cshyperv.AccessDenied"},
+            HypervisorAccessDeniedError,
+        ),
+        # A4: the migration preflight.
+        (
+            {
+                "category": "InvalidOperation",
+                "fully_qualified_error_id": "cshyperv.MigrationPrerequisite",
+                "target": "CredentialDelegation",
+            },
+            MigrationPrerequisiteError,
+        ),
+        # B4: boot arguments too long for KVP and no config drive to carry them.
+        ({"category": "InvalidArgument", "fully_qualified_error_id": "cshyperv.KvpValueTooLong"}, JobFailedError),
+        # B12: a .vhd root on Generation 2.
+        (
+            {"category": "InvalidArgument", "fully_qualified_error_id": "cshyperv.UnsupportedDiskFormat"},
+            UnsupportedOperationError,
+        ),
     ],
 )
 def test_errors_are_mapped_by_id_and_category(record: dict[str, Any], error: type) -> None:
@@ -129,6 +156,74 @@ def test_errors_are_mapped_by_id_and_category(record: dict[str, Any], error: typ
     assert type(mapped) is error
     if error is JobFailedError:
         assert mapped.code == 32773  # type: ignore[attr-defined]
+
+
+def test_not_found_in_a_disk_operation_is_the_disk_not_a_vm() -> None:
+    record = {
+        "category": "ObjectNotFound",
+        "fully_qualified_error_id": "ObjectNotFound,Microsoft.Vhd.PowerShell.GetVHD",
+    }
+    mapped = map_error_record(record, {"action": "info", "path": "C:\\v\\a.vhdx"})
+    assert isinstance(mapped, VolumeNotFoundError) and mapped.path == "C:\\v\\a.vhdx"
+    assert isinstance(map_error_record(record, {"vm": "i-2-3-VM", "path": "x"}), VmNotFoundError)
+
+
+def test_a_migration_prerequisite_names_what_is_missing_and_how_to_fix_it() -> None:
+    for missing, hint in (
+        ("VirtualMachineMigrationEnabled", "Enable-VMMigration"),
+        ("PartOfDomain", "domain"),
+        ("CredentialDelegation", "credssp"),
+    ):
+        record = {"fully_qualified_error_id": "cshyperv.MigrationPrerequisite", "target": missing, "message": "m"}
+        mapped = map_error_record(record, {"vm": "v"})
+        assert isinstance(mapped, MigrationPrerequisiteError) and mapped.missing == missing
+        assert hint in str(mapped)
+
+
+def test_create_sends_only_what_the_script_reads() -> None:
+    """A9: the free-form details map (keys 5.1's ConvertFrom-Json refuses) and user_data stay home."""
+    runner = Capture()
+    runner.answer = {"name": "v", "state": "Off", "existed": False}
+    hv = HyperVHypervisor(runner, config_drive=False)
+    spec = VmSpec(name="v", details={"": "empty key", "Key": "1", "key": "2"}, user_data="secret", boot_args="a=1")
+    hv.create_vm(spec)
+    _, params = runner.sent[-1]
+    assert "details" not in params and "user_data" not in params
+    assert params["boot_args"] == "a=1" and params["name"] == "v"
+
+    # What is sent is JSON whose every object has distinct, non-empty keys, case-insensitively.
+    def keys_ok(value: Any) -> bool:
+        if isinstance(value, dict):
+            lowered = [k.lower() for k in value]
+            return "" not in lowered and len(set(lowered)) == len(lowered) and all(map(keys_ok, value.values()))
+        return all(map(keys_ok, value)) if isinstance(value, list) else True
+
+    assert keys_ok(json.loads(json.dumps(params)))
+
+
+def test_generation_2_defaults_boot_every_guest() -> None:
+    """B12: secure boot off unless asked (Hyper-V's default template boots Windows only); .vhd refused."""
+    runner = Capture()
+    runner.answer = {"name": "v", "state": "Off", "existed": False}
+    hv = HyperVHypervisor(runner, config_drive=False)
+    hv.create_vm(VmSpec(name="v", generation=2))
+    assert runner.sent[-1][1]["secure_boot"] is False
+    hv.create_vm(VmSpec(name="v", generation=2, secure_boot=True))
+    assert runner.sent[-1][1]["secure_boot"] is True
+    hv.create_vm(VmSpec(name="v", generation=1))
+    assert runner.sent[-1][1]["secure_boot"] is None
+    sent = len(runner.sent)
+    root = DiskSpec(kind=DiskKind.ROOT, path="C:\\v\\root.vhd")
+    with pytest.raises(UnsupportedOperationError, match=r"disks\[0\]\.path"):
+        hv.create_vm(VmSpec(name="v", generation=2, disks=(root,)))
+    assert len(runner.sent) == sent  # refused before anything was sent
+    hv.create_vm(VmSpec(name="v", generation=1, disks=(root,)))  # Generation 1 boots from .vhd
+
+
+def test_list_vms_reads_a_bare_object_as_one_vm() -> None:
+    runner = Capture()
+    runner.answer = {"name": "only", "state": "Running"}
+    assert [v.name for v in HyperVHypervisor(runner).list_vms()] == ["only"]
 
 
 def test_error_messages_are_redacted() -> None:

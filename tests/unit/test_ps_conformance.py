@@ -84,3 +84,105 @@ def test_the_checker_finds_what_breaks_on_windows(snippet: str, rule: str, fragm
 )
 def test_the_checker_passes_what_windows_accepts(snippet: str) -> None:
     assert _errors(snippet) == []
+
+
+def test_every_script_fits_the_docs_on_every_windows_server_version() -> None:
+    findings = psc.check_all()
+    assert [str(f) for f in findings if f.severity == "error"] == []
+    # Every operation script and helper was read (the check cannot pass by finding nothing).
+    assert len(list(psc.SCRIPTS.glob("*.ps1"))) >= 22
+
+
+# Each fix, reverted by hand: (script, the fixed text, what it was before the fix, the rule that
+# must then fail). The before-texts are the defects of the review (A1-A8, B1-B10).
+REVERTS = [
+    ("list_vms.ps1", ",@(Get-VM -ErrorAction Stop | ForEach-Object", "@(Get-VM | ForEach-Object", "unrolled-array"),
+    (
+        "path_capacity.ps1",
+        "$path = [System.IO.Path]::GetDirectoryName($path)",
+        "$path = Split-Path -LiteralPath $path -Parent",
+        "parameter-set",
+    ),
+    (
+        "host_info.ps1",
+        "$usage = Get-CsDiskSpace $vhdPath",
+        "$usage = New-Object System.IO.DriveInfo($vhdPath)",
+        "A3",
+    ),
+    ("migrate_vm.ps1", "if (-not [bool] $vmHost.VirtualMachineMigrationEnabled)", "if ($false)", "A4"),
+    (
+        "destroy_vm.ps1",
+        "foreach ($root in $roots) { Remove-VMSnapshot -VMSnapshot $root -IncludeAllChildSnapshots -ErrorAction Stop }",
+        "",
+        "A5",
+    ),
+    ("vm_control.ps1", "StartupBytes = $bytes; MaximumBytes = $bytes", "StartupBytes = $bytes", "A6"),
+    (
+        "_common.ps1",
+        ",@(Get-VM -ErrorAction Stop | Where-Object",
+        ",@(Get-VM -Name ([System.Management.Automation.WildcardPattern]::Escape($Name)) -ErrorAction Stop"
+        " | Where-Object",
+        "A7",
+    ),
+    (
+        "_common.ps1",
+        ",@(Get-VM -ErrorAction Stop | Where-Object",
+        ",@(Get-VM -ErrorAction SilentlyContinue | Where-Object",
+        "B3",
+    ),
+    (
+        "_common.ps1",
+        ",@(Get-VM -ErrorAction Stop | Where-Object",
+        "@(Get-VM -ErrorAction Stop | Where-Object",
+        "unrolled",
+    ),
+    (
+        "create_vm.ps1",
+        "-MinimumBytes (ConvertTo-CsMemoryBytes ([int64] $p.min_memory_bytes))",
+        "-MinimumBytes ([int64] $p.min_memory_bytes)",
+        "A8",
+    ),
+    (
+        "reboot_vm.ps1",
+        "$result = Invoke-CimMethod -InputObject $component -MethodName InitiateReboot -ErrorAction Stop `",
+        "$result = Restart-VM -VM $vm -Force -ErrorAction Stop `",
+        "B1",
+    ),
+    ("stop_vm.ps1", "Stop-VM -VM $current -TurnOff -Force", "Stop-VM -VM $current -Force", "B2"),
+    ("stop_vm.ps1", "-MethodName InitiateShutdown", "-MethodName RequestStateChange", "B2"),
+    ("create_vm.ps1", "Wait-CsMethodResult $result $name", "$null = $result", "B4"),
+    ("create_vm.ps1", "if ($bootArgs.Length -le 1023) {", "if ($bootArgs) {", "B4"),
+    (
+        "host_stats.ps1",
+        "$cpu = if ($total) { [double] $total.PercentTotalRunTime } else { [double] 0 }",
+        "$cpu = (Get-CimInstance -ClassName Win32_Processor | Measure-Object LoadPercentage -Average).Average",
+        "B5",
+    ),
+    ("attach_disk.ps1", "if (-not (Test-CsPath $path)) {", "if (-not (Test-Path -LiteralPath $path)) {", "B6"),
+    ("volume.ps1", "if (-not (Test-CsPath $source)) {", "if (-not (Test-Path -LiteralPath $source)) {", "B6"),
+    ("vm_control.ps1", "host = $hostName;", "host = [string] $env:COMPUTERNAME;", "B7"),
+    (
+        "destroy_vm.ps1",
+        "$shared = @([string] $vmHost.VirtualMachinePath, [string] $vmHost.VirtualHardDiskPath)",
+        "$shared = @()",
+        "B8",
+    ),
+    ("checkpoint.ps1", "else { 'ProductionOnly' }", "else { 'Production' }", "B9"),
+    (
+        "volume.ps1",
+        "if ($path -match '\\.vhdx$') { Set-VHD -Path $path -ResetDiskIdentifier -Force -ErrorAction Stop }",
+        "",
+        "B10",
+    ),
+    ("nic.ps1", "$adapter = Add-VMNetworkAdapter @adapterArgs", "Add-VMNetworkAdapter @adapterArgs", "passthru-leak"),
+    ("checkpoint.ps1", "return ,@($all | ForEach-Object", "return @($all | ForEach-Object", "unrolled-array"),
+]
+
+
+@pytest.mark.parametrize(("script", "fixed", "before", "rule"), REVERTS)
+def test_reverting_a_fix_turns_the_check_red(script: str, fixed: str, before: str, rule: str) -> None:
+    text = (psc.SCRIPTS / script).read_text(encoding="utf-8")
+    assert fixed in text, f"{script} no longer holds the fix this mutant reverts"
+    assert _errors(text, f"scripts/{script}") == []
+    found = _errors(text.replace(fixed, before), f"scripts/{script}")
+    assert any(rule in f.rule or rule in f.message for f in found), [str(f) for f in found]
