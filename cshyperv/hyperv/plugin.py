@@ -441,9 +441,10 @@ class HyperVHypervisor:
         return self._checkpoint(self._call("checkpoint", params))
 
     def list_checkpoints(self, vm: str) -> Sequence[Checkpoint]:
-        return [
-            self._checkpoint(c) for c in self._call("checkpoint", {"action": "list", "vm": vm, "checkpoint": ""}) or ()
-        ]
+        data = self._call("checkpoint", {"action": "list", "vm": vm, "checkpoint": ""})
+        if isinstance(data, Mapping):
+            data = [data]  # as list_vms: one checkpoint from a script that let PowerShell unroll it
+        return [self._checkpoint(c) for c in data or ()]
 
     def revert_checkpoint(self, vm: str, name: str) -> VmInfo:
         return _info(self._call("checkpoint", {"action": "revert", "vm": vm, "checkpoint": name}))

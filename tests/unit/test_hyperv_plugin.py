@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,8 +32,16 @@ from cshyperv.errors import (
 from cshyperv.hyperv import HyperVHypervisor, PowerShellError, map_error_record
 from cshyperv.hyperv.scripts import OPERATIONS, bootstrap_text, operation_of, script_text
 from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmSpec
-from cshyperv.simulator import SimulatorHypervisor
-from cshyperv.testing.hyperv_host import RecordingRunner, ReplayRunner, SimulatedHyperVHost
+from cshyperv.simulator import HostProfile, SimulatorHypervisor
+from cshyperv.testing.hyperv_host import (
+    GuestBehaviour,
+    HostSettings,
+    RecordingRunner,
+    ReplayRunner,
+    ScriptTraits,
+    SimulatedHyperVHost,
+    powershell_output,
+)
 
 HOSTILE = (
     st.text(
@@ -384,3 +393,261 @@ def _iso_files(image: bytes) -> dict[str, bytes]:
         return found
     finally:
         reader.close()
+
+
+# -- the simulated host behaves like Windows where the scripts' defects hid -----------------------
+
+
+def _host(tmp_path: Path, **settings: Any) -> tuple[SimulatedHyperVHost, HyperVHypervisor]:
+    host = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "h.db"), settings=HostSettings(**settings))
+    return host, HyperVHypervisor(host, config_drive=False)
+
+
+def _regressed(operation: str, fixed: str, before: str) -> Any:
+    """A script source in which one fix of ``operation`` is reverted (what a regression sends)."""
+
+    def source(name: str) -> str:
+        text = script_text(name)
+        if name == operation:
+            assert fixed in text, f"{operation} no longer holds {fixed!r}"
+            return text.replace(fixed, before)
+        return text
+
+    return source
+
+
+def test_powershell_output_rules() -> None:
+    assert powershell_output([], wrapped=False) is None
+    assert powershell_output([{"a": 1}], wrapped=False) == {"a": 1}
+    assert powershell_output([1, 2], wrapped=False) == [1, 2]
+    assert powershell_output([], wrapped=True) == [] and powershell_output([{"a": 1}], wrapped=True) == [{"a": 1}]
+    assert powershell_output({"a": [1]}, wrapped=False) == {"a": [1]}  # a hashtable is one object
+    assert powershell_output(None, wrapped=False) is None
+
+
+def test_the_double_unrolls_an_array_the_script_does_not_wrap(tmp_path: Path) -> None:
+    """A1: list_vms with one VM is a list because the script says ,@(...); without it, a bare object."""
+    sim = SimulatorHypervisor(tmp_path / "h.db")
+    HyperVHypervisor(SimulatedHyperVHost(sim)).create_vm(VmSpec(name="only"))
+    raw = SimulatedHyperVHost(sim).invoke(script_text("list_vms"), {"full": False})
+    assert isinstance(raw, list) and [v["name"] for v in raw] == ["only"]
+    regressed = SimulatedHyperVHost(sim, script_source=_regressed("list_vms", ",@(Get-VM", "@(Get-VM")).invoke(
+        script_text("list_vms"), {"full": False}
+    )
+    assert isinstance(regressed, dict) and regressed["name"] == "only"
+    empty = SimulatorHypervisor(tmp_path / "e.db")
+    assert SimulatedHyperVHost(empty).invoke(script_text("list_vms"), {"full": False}) == []
+    assert (
+        SimulatedHyperVHost(empty, script_source=_regressed("list_vms", ",@(Get-VM", "@(Get-VM")).invoke(
+            script_text("list_vms"), {"full": False}
+        )
+        is None
+    )
+    one = SimulatedHyperVHost(sim).invoke(script_text("checkpoint"), {"action": "list", "vm": "only", "checkpoint": ""})
+    assert one == []
+
+
+def test_access_denied_is_not_vm_absent(tmp_path: Path) -> None:
+    """B3: Get-VM refused reads as an error; a script hiding Get-VM's errors would say "absent"."""
+    host, hv = _host(tmp_path)
+    hv.create_vm(VmSpec(name="v"))
+    host.settings.vm_access_denied = True
+    for call in (lambda: hv.get_vm("v"), lambda: hv.stop_vm("v"), lambda: hv.destroy_vm("v"), hv.list_vms):
+        with pytest.raises(HypervisorAccessDeniedError):
+            call()
+    hiding = SimulatedHyperVHost(
+        host.simulator,
+        settings=host.settings,
+        script_source=_regressed("get_vm", "Get-VM -ErrorAction Stop", "Get-VM -ErrorAction SilentlyContinue"),
+    )
+    # _common.ps1 is in every operation's text: the regression reaches get_vm through it.
+    assert hiding.traits("get_vm").vm_lookup_hides_errors
+    assert HyperVHypervisor(hiding).get_vm("v") is None
+
+
+def test_a_path_the_session_may_not_reach_is_an_error_not_missing(tmp_path: Path) -> None:
+    """B6: Test-CsPath, unlike Test-Path, keeps access denied (the double hop to a share) an error."""
+    share = "\\\\fs.lab\\primary"
+    host, hv = _host(tmp_path, denied_paths=(share,))
+    host.simulator.files.create_disk(share + "\\d.vhdx", 1024**2)
+    hv.create_vm(VmSpec(name="v"))
+    with pytest.raises(HypervisorAccessDeniedError):
+        hv.volume_info(share + "\\d.vhdx")
+    with pytest.raises(HypervisorAccessDeniedError):
+        hv.attach_disk("v", DiskSpec(kind=DiskKind.DATA, path=share + "\\d.vhdx"))
+    with pytest.raises(HypervisorAccessDeniedError):
+        hv.path_capacity(share)
+    with pytest.raises(HypervisorAccessDeniedError):
+        hv.create_vm(VmSpec(name="w", disks=(DiskSpec(kind=DiskKind.ROOT, path=share + "\\d.vhdx"),)))
+    assert hv.volume_info("\\\\fs.lab\\other\\absent.vhdx") is None  # truly absent: None
+    hiding = SimulatedHyperVHost(
+        host.simulator,
+        settings=host.settings,
+        script_source=_regressed(
+            "volume",
+            "if (-not (Test-CsPath $path)) { return $null }",
+            "if (-not (Test-Path -LiteralPath $path)) { return $null }",
+        ),
+    )
+    assert HyperVHypervisor(hiding).volume_info(share + "\\d.vhdx") is None  # the defect: "absent"
+
+
+def test_destroy_merges_checkpoints_before_removing_the_vm(tmp_path: Path) -> None:
+    """A5: Remove-VM merges checkpoints after the VM is gone; the script merges them first."""
+    host, hv = _host(tmp_path)
+    files = host.simulator.files
+    root = "C:\\VMs\\v\\root.vhdx"
+    files.create_disk(root, 1024**3)
+    hv.create_vm(VmSpec(name="v", disks=(DiskSpec(kind=DiskKind.ROOT, path=root),)))
+    hv.create_checkpoint("v", "one")
+    hv.create_checkpoint("v", "two")
+    avhdx = sorted(p.name for p in files.local(root).parent.glob("*.avhdx"))
+    assert len(avhdx) == 2
+    hv.destroy_vm("v", delete_disks=True)
+    assert not files.local(root).exists() and not list(files.local(root).parent.glob("*.avhdx"))
+
+    # The regression the double must catch: Remove-VM first, the disks deleted during the merge.
+    racing = SimulatedHyperVHost(
+        host.simulator,
+        script_source=_regressed(
+            "destroy_vm",
+            "{ Remove-VMSnapshot -VMSnapshot $root -IncludeAllChildSnapshots -ErrorAction Stop }",
+            "{ }",
+        ),
+    )
+    hv2 = HyperVHypervisor(racing, config_drive=False)
+    files.create_disk(root, 1024**3)
+    hv2.create_vm(VmSpec(name="v", disks=(DiskSpec(kind=DiskKind.ROOT, path=root),)))
+    hv2.create_checkpoint("v", "one")
+    with pytest.raises(HypervisorError):
+        hv2.destroy_vm("v", delete_disks=True)
+    hv2.destroy_vm("v", delete_disks=True)  # the retry finds no VM...
+    assert files.local(root).exists()  # ... and the base disk is leaked
+
+
+def test_migration_is_refused_with_what_is_missing(tmp_path: Path) -> None:
+    """A4: the preflight names the missing prerequisite; Move-VM alone would fail obscurely."""
+    host, hv = _host(tmp_path)
+    SimulatorHypervisor(tmp_path / "h.db", host=HostProfile(name="hv02", ip="10.0.0.2"))
+    hv.create_vm(VmSpec(name="v"))
+    cases = [
+        ({"migration_enabled": False}, "VirtualMachineMigrationEnabled"),
+        ({"domain_joined": False}, "PartOfDomain"),
+        ({"migration_authentication": "CredSSP", "session_authentication": "NTLM"}, "CredentialDelegation"),
+    ]
+    for change, missing in cases:
+        host.settings = HostSettings(**change)
+        with pytest.raises(MigrationPrerequisiteError) as info:
+            hv.migrate_vm("v", "hv02")
+        assert info.value.missing == missing and missing in str(info.value)
+    # Kerberos without constrained delegation: no preflight can see it; Move-VM fails.
+    host.settings = HostSettings(kerberos_delegation=False)
+    with pytest.raises(HypervisorError) as failed:
+        hv.migrate_vm("v", "hv02")
+    assert not isinstance(failed.value, MigrationPrerequisiteError)
+    # A regressed script without the preflight meets the host's refusal untyped.
+    host.settings = HostSettings(migration_enabled=False)
+    bare = SimulatedHyperVHost(
+        host.simulator,
+        settings=host.settings,
+        script_source=_regressed(
+            "migrate_vm", "if (-not [bool] $vmHost.VirtualMachineMigrationEnabled)", "if ($false)"
+        ),
+    )
+    with pytest.raises(HypervisorError) as untyped:
+        HyperVHypervisor(bare).migrate_vm("v", "hv02")
+    assert not isinstance(untyped.value, MigrationPrerequisiteError)
+    # Set up as docs/hyperv.md says (CredSSP from a CredSSP session, or Kerberos delegation): it moves.
+    host.settings = HostSettings(migration_authentication="CredSSP", session_authentication="CredSSP")
+    hv.migrate_vm("v", "hv02")
+    assert hv.get_vm("v") is None
+
+
+def test_kvp_values_over_1023_characters_are_refused(tmp_path: Path) -> None:
+    """B4: the AddKvpItems job fails (32773) beyond 1023 UTF-16 characters; the script waits for it."""
+    host, hv = _host(tmp_path)
+    host.add_kvp_item("x", "a" * 1023)
+    for too_long in ("a" * 1024, "\U0001f600" * 512):  # 1024 UTF-16 code units either way
+        with pytest.raises(PowerShellError) as info:
+            host.add_kvp_item("x", too_long)
+        assert info.value.record["fully_qualified_error_id"] == "cshyperv.JobFailed.32773"
+    hv.create_vm(VmSpec(name="short", boot_args="template=domP name=r-1-VM"))
+    assert host.kvp["short"] == "template=domP name=r-1-VM"
+    with pytest.raises(JobFailedError) as failed:
+        hv.create_vm(VmSpec(name="long", boot_args="k=" + "v" * 2000))
+    assert failed.value.code == 32773 and hv.get_vm("long") is None  # rolled back
+    # With the config drive the long arguments travel there alone.
+    HyperVHypervisor(host).create_vm(VmSpec(name="drive", boot_args="k=" + "v" * 2000))
+    assert "drive" not in host.kvp and host.simulator.get_vm("drive") is not None
+    # The defect: a job never awaited fails unseen and the VM boots without its arguments.
+    unchecked = SimulatedHyperVHost(
+        host.simulator,
+        script_source=_regressed("create_vm", "if ($bootArgs.Length -le 1023) {", "if ($bootArgs) {"),
+    )
+    unchecked._traits["create_vm"] = attrs.evolve(unchecked.traits("create_vm"), kvp_job_awaited=False)
+    HyperVHypervisor(unchecked, config_drive=False).create_vm(VmSpec(name="silent", boot_args="k=" + "v" * 2000))
+    assert "silent" not in unchecked.kvp
+
+
+def test_reboot_is_a_guest_reboot_and_reset_only_without_the_shutdown_service(tmp_path: Path) -> None:
+    """B1: InitiateReboot when the guest offers the service; Restart-VM (a hard reset) otherwise."""
+    host, hv = _host(tmp_path)
+    hv.deploy_vm(VmSpec(name="v"))
+    hv.deploy_vm(VmSpec(name="bare"))
+    host.guests["bare"] = GuestBehaviour(shutdown_service=False)
+    hv.reboot_vm("v")
+    hv.reboot_vm("bare")
+    assert host.reboots == {"v": ["reboot"], "bare": ["reset"]}
+    assert hv.get_vm("v").state.value == "Running"  # type: ignore[union-attr]
+    regressed = SimulatedHyperVHost(
+        host.simulator,
+        script_source=_regressed("reboot_vm", "-MethodName InitiateReboot", "-MethodName Reset"),
+    )
+    HyperVHypervisor(regressed).reboot_vm("v")
+    assert regressed.reboots == {"v": ["reset"]}
+
+
+def test_stop_is_graceful_within_the_deadline_and_turns_off_after_it(tmp_path: Path) -> None:
+    """B2: a guest that shuts down in time is shut down; one that does not is turned off at the deadline."""
+    host, hv = _host(tmp_path)
+    hv = HyperVHypervisor(host, config_drive=False, stop_timeout_s=120)
+    behaviours = {
+        "quick": GuestBehaviour(shutdown_s=30),
+        "slow": GuestBehaviour(shutdown_s=300),
+        "bare": GuestBehaviour(shutdown_service=False),
+    }
+    for name, behaviour in behaviours.items():
+        hv.deploy_vm(VmSpec(name=name))
+        host.guests[name] = behaviour
+        hv.stop_vm(name)
+        assert hv.get_vm(name).state.value == "Off"  # type: ignore[union-attr]
+    hv.deploy_vm(VmSpec(name="forced"))
+    hv.stop_vm("forced", force=True)
+    assert host.stops == {
+        "quick": ("shutdown", 30),
+        "slow": ("turn-off", 120),
+        "bare": ("turn-off", 120),
+        "forced": ("turn-off", 0),
+    }
+    # The regression: Stop-VM -Force turns a guest without the service off at once, deadline or not.
+    regressed = SimulatedHyperVHost(
+        host.simulator, script_source=_regressed("stop_vm", "-MethodName InitiateShutdown", "-MethodName Nothing")
+    )
+    regressed.guests["bare"] = GuestBehaviour(shutdown_service=False)
+    hv.start_vm("bare")
+    HyperVHypervisor(regressed, stop_timeout_s=120).stop_vm("bare")
+    assert regressed.stops["bare"] == ("turn-off", 0)
+
+
+def test_the_real_scripts_have_every_windows_safe_trait() -> None:
+    for operation in OPERATIONS:
+        traits = ScriptTraits.of(operation, script_text(operation))
+        assert not traits.vm_lookup_hides_errors and not traits.path_check_hides_errors, operation
+        if operation in ("list_vms", "checkpoint"):
+            assert traits.wraps_array, operation
+    assert ScriptTraits.of("destroy_vm", script_text("destroy_vm")).merges_before_remove
+    assert ScriptTraits.of("migrate_vm", script_text("migrate_vm")).migration_preflight
+    create = ScriptTraits.of("create_vm", script_text("create_vm"))
+    assert create.kvp_length_checked and create.kvp_job_awaited
+    assert ScriptTraits.of("reboot_vm", script_text("reboot_vm")).guest_reboot
+    assert ScriptTraits.of("stop_vm", script_text("stop_vm")).guest_shutdown
