@@ -60,12 +60,14 @@ function Wait-CsMethodResult($Result, [string] $Target, [double] $TimeoutS = 60)
 }
 
 function Get-CsShutdownComponent($Vm) {
-    # The VM's shutdown integration service (Msvm_ShutdownComponent, SystemName = the VM's id),
-    # or $null when the guest does not offer it (not running, still booting, no hv_utils). Every
-    # instance is read and compared here: no value is ever part of a WQL text.
+    # The VM's shutdown integration service (Msvm_ShutdownComponent, SystemName = the VM's id)
+    # when it is enabled (EnabledState 2) and in contact with the guest (OperationalStatus OK, 2),
+    # else $null (not running, still booting, no hv_utils). Every instance is read and compared
+    # here: no value is ever part of a WQL text.
     $id = [string] $Vm.Id
     Get-CimInstance -Namespace root\virtualization\v2 -ClassName Msvm_ShutdownComponent -ErrorAction Stop |
-        Where-Object { [string] $_.SystemName -eq $id -and [int] $_.EnabledState -eq 2 } | Select-Object -First 1
+        Where-Object { [string] $_.SystemName -eq $id -and [int] $_.EnabledState -eq 2 -and
+            [int] @($_.OperationalStatus)[0] -eq 2 } | Select-Object -First 1
 }
 
 function Get-CsDiskSpace([string] $Path, [string] $Target) {

@@ -9,9 +9,10 @@ if ([string] $vm.State -eq 'Off') { return [ordered]@{ state = 'Off'; method = '
 $method = 'turn-off'
 if (-not [bool] $p.force -and [string] $vm.State -eq 'Running') {
     $deadline = [DateTime]::UtcNow.AddSeconds([double] $p.timeout_s)
-    $asked = $false
+    $asked = $false; $round = 0
     while ([DateTime]::UtcNow -lt $deadline -and [string] (Get-VM -Id $vm.Id).State -ne 'Off') {
-        if (-not $asked) {
+        # The service is looked for every 2 s (four rounds), not on every 500 ms poll.
+        if (-not $asked -and ($round++ % 4) -eq 0) {
             # Asked once the guest offers the service (a guest still booting may not yet).
             $component = Get-CsShutdownComponent $vm
             if ($component) {
