@@ -651,3 +651,16 @@ def test_the_real_scripts_have_every_windows_safe_trait() -> None:
     assert create.kvp_length_checked and create.kvp_job_awaited
     assert ScriptTraits.of("reboot_vm", script_text("reboot_vm")).guest_reboot
     assert ScriptTraits.of("stop_vm", script_text("stop_vm")).guest_shutdown
+
+
+def test_transcripts_keep_what_powershell_made_of_the_output(tmp_path: Path) -> None:
+    """A recording holds the envelope as the host's PowerShell shaped it; a replay gives it back."""
+    sim = SimulatorHypervisor(tmp_path / "h.db")
+    HyperVHypervisor(SimulatedHyperVHost(sim)).create_vm(VmSpec(name="only"))
+    regressed = SimulatedHyperVHost(sim, script_source=_regressed("list_vms", ",@(Get-VM", "@(Get-VM"))
+    recorder = RecordingRunner(regressed)
+    assert [v.name for v in HyperVHypervisor(recorder).list_vms()] == ["only"]
+    assert isinstance(recorder.transcript[-1]["result"], dict)  # one VM, unrolled to a bare object
+    recorder.save(tmp_path / "t.jsonl")
+    replayed = HyperVHypervisor(ReplayRunner.load(tmp_path / "t.jsonl")).list_vms()
+    assert [v.name for v in replayed] == ["only"]
