@@ -7,6 +7,7 @@ path; 2 a usage error (click's own).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, BinaryIO
 
@@ -201,6 +202,13 @@ def agent() -> None:
 )
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Plug-in setting (repeatable).")
 @click.option("--default-switch", help="vSwitch for NICs whose network has no label.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Serve every [[host]] of this TOML file (docs/agent.md); SIGHUP reloads it.",
+)
+@click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics here (e.g. 127.0.0.1:9250).")
 def agent_serve(
     hypervisor: str,
     listen: str,
@@ -211,17 +219,28 @@ def agent_serve(
     allowed: tuple[str, ...],
     settings: tuple[str, ...],
     default_switch: str | None,
+    config_file: str | None,
+    metrics: str | None,
 ) -> None:
     """Serve CloudStack's direct-connect agent protocol (POST /api/HypervResource/<FQCN>).
 
     Hyper-V hosts are named by CSHYPERV_WINRM_URL / _USERNAME / _PASSWORD / _TRANSPORT /
     _VERIFY_TLS (or --set url=... etc.), so no password needs to appear on a command line.
     """
+    import importlib.util
     from pathlib import Path
 
     from cshyperv.errors import CSHyperVError
     from cshyperv.plugins import default_plugins
     from cshyperv.resource import ResourceSettings, ServerResource
+
+    missing = [m for m in ("uvicorn", "cryptography") if importlib.util.find_spec(m) is None]
+    if missing:
+        _fail(f"the agent needs the agent extra (missing: {', '.join(missing)}): pip install 'cshyperv[agent]'")
+        return
+    if config_file is not None:
+        _serve_config(config_file, metrics)
+        return
 
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit():
@@ -252,6 +271,135 @@ def agent_serve(
         state_dir=state,
         allowed_clients=list(allowed),
     )
+
+
+# -- simulator -----------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"([0-9]+) *([KMGT]?)(?:I?B)?", re.ASCII)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(text: str) -> int:
+    """``10G``, ``10GiB``, ``10GB``, ``512M`` or plain bytes; binary units, as Hyper-V counts them."""
+    match = _SIZE.fullmatch(text.strip().upper())
+    if match is None:
+        raise click.BadParameter(f"expected a size like 10G, 512M or 1048576, got {text!r}", param_hint="--size")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@main.group()
+def simulator() -> None:
+    """Prepare the simulator's hosts: the templates and ISOs a real host would already hold."""
+
+
+@simulator.command("add-disk")
+@click.argument("state", type=click.Path(dir_okay=False))
+@click.argument("windows_path")
+@click.option("--size", "size_text", default="10G", show_default=True, help="Virtual size (binary units).")
+def simulator_add_disk(state: str, windows_path: str, size_text: str) -> None:
+    """Put a template VHD/VHDX (or an .iso) at WINDOWS_PATH on the simulated hosts of STATE.
+
+    STATE is the simulator's database: the path in a `simulator:///STATE` Extensions url, or
+    <state-dir>/simulator.db for `cshyperv agent serve --hypervisor simulator`. WINDOWS_PATH is a
+    drive path (D:\\Templates\\t.vhdx) or a UNC path (\\\\fs\\share\\t.vhdx).
+    """
+    from cshyperv.errors import CSHyperVError
+    from cshyperv.simulator import seed_disk
+
+    size = _size(size_text)
+    try:
+        info = seed_disk(state, windows_path, size)
+    except CSHyperVError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{info.path}  {info.format}  {info.size_bytes} bytes")
+
+
+@agent.command("check")
+@click.option(
+    "--config", "config_file", required=True, type=click.Path(dir_okay=False), help="The agent's config file."
+)
+@click.option("--host", "names", multiple=True, help="Check only this [[host]] (repeatable).")
+def agent_check(config_file: str, names: tuple[str, ...]) -> None:
+    """Preflight before addHost: one row per check for every host; exit 1 if any fails."""
+    from cshyperv.errors import ConfigError
+    from cshyperv.frontends.agent_check import check_host, failures, format_table
+    from cshyperv.frontends.agent_config import HostConfig, load_config
+    from cshyperv.plugins import default_plugins
+
+    try:
+        config = load_config(config_file)
+        hosts = [config.host(name) for name in names] if names else list(config.hosts)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+
+    def open_plugin(host: HostConfig) -> object:
+        return default_plugins().create(host.hypervisor, dict(host.settings))
+
+    rows = [row for host in hosts for row in check_host(host, open_plugin=open_plugin)]
+    click.echo(format_table(rows))
+    failed = failures(rows)
+    click.echo(f"\nchecks: {len(rows) - failed} ok, {failed} failing")
+    if failed:
+        sys.exit(1)
+
+
+@agent.command("unit")
+@click.option(
+    "--config",
+    "config_file",
+    default="/etc/cshyperv/agent.toml",
+    show_default=True,
+    help="The config file the service serves.",
+)
+@click.option("--exec", "executable", help="The cshyperv command to run (default: this one).")
+def agent_unit(config_file: str, executable: str | None) -> None:
+    """Print a systemd unit that runs the agent as a hardened service (docs/agent.md)."""
+    import shlex
+    import shutil
+    from importlib.resources import files
+    from pathlib import Path
+
+    text = (files("cshyperv") / "data" / "cshyperv-agent.service").read_text(encoding="utf-8")
+    command = executable or shutil.which("cshyperv") or str(Path(sys.argv[0]).resolve())
+    start = f"ExecStart={shlex.quote(command)} agent serve --config {shlex.quote(config_file)}"
+    lines = [start if line.startswith("ExecStart=") else line for line in text.splitlines()]
+    click.echo("\n".join(lines))
+
+
+def _serve_config(config_file: str, metrics_listen: str | None) -> None:
+    """``agent serve --config``: every [[host]] of the file, in this process."""
+    import logging
+
+    from cshyperv.errors import ConfigError
+    from cshyperv.frontends.agent_config import load_config, parse_listen
+    from cshyperv.frontends.metrics import AgentMetrics
+    from cshyperv.frontends.multi_host import MultiHostAgent
+
+    ctx = click.get_current_context()
+    per_host = ("hypervisor", "listen", "certfile", "keyfile", "no_tls", "allowed", "settings", "default_switch")
+    given = [name for name in per_host if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"with --config, set {', '.join(given)} per host in the file, not on the command line")
+    try:
+        config = load_config(config_file)
+        address = metrics_listen or (f"{config.metrics[0]}:{config.metrics[1]}" if config.metrics else None)
+        metrics = AgentMetrics() if address else None
+        if metrics is not None and address is not None:
+            metrics_host, metrics_port = parse_listen(address)
+            metrics.serve(metrics_host, metrics_port)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    except (ValueError, OSError) as exc:
+        _fail(f"--metrics: {exc}")
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        MultiHostAgent(config_file, metrics=metrics).run()
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _register_storage() -> None:

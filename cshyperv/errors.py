@@ -26,6 +26,7 @@
     │   ├── UnsupportedOperationError       the plug-in does not declare this capability
     │   └── HypervisorConnectionError (ConnectionError)  the host cannot be reached
     ├── PluginError (LookupError)           no such hypervisor plug-in, or it failed to load
+    ├── ConfigError (ValueError)            an agent config file is wrong; names the file, host and key
     └── StorageError (OSError)              a storage location could not be used; ``.errno`` set
         ├── StorageAuthenticationError (PermissionError)  the server refused the credentials
         ├── StorageConnectionError (ConnectionError)      the server is unreachable or went away
@@ -50,6 +51,7 @@ __all__ = [
     "CSHyperVError",
     "CheckpointNotFoundError",
     "ChecksumMismatchError",
+    "ConfigError",
     "DownloadError",
     "EncodeError",
     "HypervisorAccessDeniedError",
@@ -286,6 +288,20 @@ class HypervisorConnectionError(HypervisorError, ConnectionError):
 
 class PluginError(CSHyperVError, LookupError):
     """No hypervisor plug-in of that name, or it failed to load or to start."""
+
+
+class ConfigError(CSHyperVError, ValueError):
+    """An agent configuration file is wrong. ``str()`` names the file, the host and the key.
+
+    ``file``, ``host`` (the ``[[host]]`` entry's name, or None for ``[defaults]``) and ``key`` (a
+    dotted key such as ``settings.password_file``) are set where they are known. The message never
+    holds a setting's value: values may be secrets.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, host: str | None = None, key: str | None = None):
+        self.file, self.host, self.key = file, host, key
+        where = [part for part in (file, f"host {host!r}" if host else None, f"key {key!r}" if key else None) if part]
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
 # -- storage -------------------------------------------------------------------------------------

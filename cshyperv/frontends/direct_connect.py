@@ -82,8 +82,11 @@ class DirectConnectApp:
         allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
         access_log: logging.Logger | None = None,
         max_workers: int = 64,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.backend = backend
+        # Told (FQCN, "true"/"false"/"-", seconds) after each POST answered: the metrics hook.
+        self.observer = observer
         self.codec = codec if codec is not None else Codec()
         self.max_body_bytes = max_body_bytes
         self.allowed = _networks(allowed_clients)
@@ -102,6 +105,8 @@ class DirectConnectApp:
         client = (scope.get("client") or ("?", 0))[0]
         method, path = scope["method"], scope["path"]
         status, result = await self._respond(scope, receive, send, client=client, method=method, path=path)
+        if self.observer is not None and method == "POST" and path.startswith(PREFIX + "/"):
+            self.observer(path[len(PREFIX) + 1 :], result, time.perf_counter() - started)
         self.access_log.info(
             "%s %s %s %d %.1fms result=%s",
             client,

@@ -57,6 +57,7 @@ from cshyperv.hypervisor import (
 from cshyperv.resource._storage_access import LocalTreeStorageAccess
 from cshyperv.simulator._files import SimulatedFiles
 from cshyperv.simulator._store import Store
+from cshyperv.simulator.seed import files_root_for
 
 __all__ = ["HostProfile", "SimulatorHypervisor", "create"]
 
@@ -110,7 +111,7 @@ class SimulatorHypervisor:
         self.store = Store(state_path)
         # Shares and local disks of every simulated host live under one directory tree, next to
         # the database unless told otherwise; see files_for().
-        self.files = SimulatedFiles(files_root if files_root is not None else f"{state_path}.files")
+        self.files = SimulatedFiles(files_root if files_root is not None else files_root_for(state_path))
         self.host = host or HostProfile()
         self.latency_s = latency_s
         if faults is None:

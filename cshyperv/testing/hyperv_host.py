@@ -54,6 +54,7 @@ from cshyperv.hyperv.plugin import PowerShellError
 from cshyperv.hyperv.scripts import OPERATIONS, operation_of, script_text
 from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmInfo, VmSpec, VmState, VolumeInfo
 from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.testing.host_readiness import HostReadiness, preflight_answer
 
 __all__ = [
     "KVP_VALUE_MAX_CHARS",
@@ -82,7 +83,7 @@ def _utf16_length(text: str) -> int:
 
 # Operations whose script looks VMs up (Find-CsVm / Get-CsVm, or Get-VM itself), and what a
 # script that hid Get-VM's errors answered when it could not see a VM.
-_VM_OPERATIONS = frozenset(OPERATIONS) - {"volume", "path_capacity", "host_stats", "host_info"}
+_VM_OPERATIONS = frozenset(OPERATIONS) - {"volume", "path_capacity", "host_stats", "host_info", "preflight"}
 _ABSENT: dict[str, Any] = {
     "get_vm": None,
     "stop_vm": {"state": "Absent", "method": "none"},
@@ -239,6 +240,8 @@ class SimulatedHyperVHost:
         self._traits = {op: ScriptTraits.of(op, script_source(op)) for op in OPERATIONS}
         # Checkpoint differencing disks (.avhdx) per VM, as Hyper-V makes them: merged on removal.
         self._avhdx: dict[str, dict[str, list[str]]] = {}
+        #: What preflight.ps1 finds here (cshyperv agent check); change it to fail a check.
+        self.readiness = HostReadiness()
 
     def traits(self, operation: str) -> ScriptTraits:
         return self._traits[operation]
@@ -638,6 +641,9 @@ class SimulatedHyperVHost:
             raise missing
         usage = shutil.disk_usage(local if local.is_dir() else local.parent)
         return {"total_bytes": usage.total, "free_bytes": usage.free}
+
+    def _preflight(self, p: dict[str, Any]) -> dict[str, Any]:
+        return preflight_answer(self.readiness, p)
 
     def _migrate_vm(self, p: dict[str, Any]) -> dict[str, Any]:
         if self.simulator.get_vm(p["vm"]) is None:

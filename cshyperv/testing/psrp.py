@@ -41,7 +41,12 @@ class _Pool:
     """One runspace pool: psrpcore's server state and what waits to be received, per pipeline."""
 
     def __init__(self) -> None:
-        import psrpcore
+        try:
+            import psrpcore
+        except ImportError:  # psrpcore comes with the testing extra, beside pypsrp's client side
+            raise ImportError(
+                "the loopback PSRP endpoint needs psrpcore: pip install 'cshyperv[testing]'", name="psrpcore"
+            ) from None
 
         self.server = psrpcore.ServerRunspacePool()
         self.outgoing: defaultdict[uuid.UUID | None, deque[bytes]] = defaultdict(deque)
