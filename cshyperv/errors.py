@@ -21,6 +21,8 @@
     │   ├── OperationTimeoutError (TimeoutError)
     │   ├── JobFailedError                  a host job failed; ``.code`` is the host's error code
     │   ├── InvalidVmStateError             the VM is in a state that does not allow the operation
+    │   ├── NicNotFoundError (LookupError)  the VM has no network adapter with that MAC address
+    │   ├── MigrationPrerequisiteError      the host cannot live-migrate; ``.missing`` says what it lacks
     │   ├── UnsupportedOperationError       the plug-in does not declare this capability
     │   ├── HypervisorConnectionError (ConnectionError)  the host cannot be reached
     │   ├── PowerShellError                 a Hyper-V script failed; ``.record`` is its structured error
@@ -67,7 +69,9 @@ __all__ = [
     "InvalidVmStateError",
     "JobFailedError",
     "MalformedJSONError",
+    "MigrationPrerequisiteError",
     "MissingMemberError",
+    "NicNotFoundError",
     "OperationTimeoutError",
     "PluginError",
     "PluginFailedError",
@@ -263,6 +267,27 @@ class JobFailedError(HypervisorError):
 
 class InvalidVmStateError(HypervisorError):
     """The VM's current state does not allow the operation (e.g. reverting a running VM)."""
+
+
+class NicNotFoundError(HypervisorError, LookupError):
+    """The VM has no network adapter with that MAC address."""
+
+    def __init__(self, vm: str, mac: str) -> None:
+        super().__init__(f"VM {vm!r} has no network adapter with MAC {mac!r}")
+        self.vm = vm
+        self.mac = mac
+
+
+class MigrationPrerequisiteError(HypervisorError):
+    """The source host cannot live-migrate the VM as set up; nothing was moved.
+
+    ``missing`` names what is missing (for Hyper-V: ``VirtualMachineMigrationEnabled``,
+    ``PartOfDomain`` or ``CredentialDelegation``, see docs/hyperv.md); the message says how to fix it.
+    """
+
+    def __init__(self, missing: str, how: str) -> None:
+        super().__init__(f"live migration is not possible: {missing} is missing: {how}")
+        self.missing = missing
 
 
 class UnsupportedOperationError(HypervisorError):
