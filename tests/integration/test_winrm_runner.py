@@ -279,6 +279,10 @@ def test_host_naming_rules() -> None:
     conn = HostConnection.from_env(env)
     assert conn.endpoint == "https://hv02:5986/wsman" and not conn.verify_tls_certificate
     assert "S3cret" not in repr(conn)
+    # A typo never turns verification off.
+    with pytest.raises(PluginError, match="verify_tls_certificate"):
+        HostConnection.from_mapping({"url": "hv01", "verify_tls_certificate": "flase"})
+    assert HostConnection.from_mapping({"url": "hv01", "verify_tls_certificate": "Off"}).verify_tls_certificate is False
 
 
 def test_certificate_authentication_settings(tmp_path: Path) -> None:
