@@ -280,6 +280,9 @@ class LoopbackWSManServer:
 
         class Request(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY each answer waits for the
+            # client's delayed ACK (~40 ms a request on Linux), which no Windows host adds.
+            disable_nagle_algorithm = True
             # Per TCP connection, as NTLM binds the logon to the connection.
             acceptor: Any = None
             logged_on = False
