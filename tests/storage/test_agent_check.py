@@ -61,7 +61,7 @@ shares = ['\\\\127.0.0.1\\share']
 
 [host.settings]
 url = "{endpoint.url}"
-transport = "basic"
+transport = "ntlm"
 username = "svc"
 password_file = "{secret}"
 smb_username = "{samba.username}"
