@@ -76,7 +76,12 @@ def _find(program: str) -> str:
 
 @attrs.frozen
 class SambaShare:
-    """One share: ``signing`` ("mandatory" or None) and ``encrypt`` ("required" or None)."""
+    """One share: ``signing`` ("mandatory" or None) and ``encrypt`` ("required" or None).
+
+    SMB2 signs per session, not per share, so Samba's ``server signing`` is a global setting: a
+    share asking for ``signing="mandatory"`` makes its whole server require signing (put it on a
+    server of its own to keep other shares unsigned). Encryption is per share.
+    """
 
     name: str
     signing: str | None = None
@@ -85,7 +90,9 @@ class SambaShare:
 
 DEFAULT_SHARES = (
     SambaShare("share"),
-    SambaShare("signed", signing="mandatory"),
+    # A second ordinary share (server-side copies between shares); signing is the server's to
+    # require, see SambaShare.
+    SambaShare("signed"),
     SambaShare("sealed", encrypt="required"),
 )
 
@@ -149,10 +156,12 @@ class SambaServer:
             # Everything is served as root here; unix permissions would only get in the way.
             "create mask = 0644",
         ]
+        signing = {share.signing for share in self.shares if share.signing}
+        if signing:
+            # Global in Samba (ignored with a warning inside a share section).
+            lines.append(f"server signing = {sorted(signing)[0]}")
         for share in self.shares:
             lines += [f"[{share.name}]", f"path = {self.share_path(share.name)}", "read only = no"]
-            if share.signing:
-                lines.append(f"server signing = {share.signing}")
             if share.encrypt:
                 lines.append(f"smb encrypt = {share.encrypt}")
         return "\n".join(lines) + "\n"
