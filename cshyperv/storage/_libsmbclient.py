@@ -61,6 +61,11 @@ _CONNECTION_ERRNOS = frozenset(
 # Every connection signed, whatever the server asks; SMB2.1 and later only.
 _CLIENT_CONFIG = "[global]\n\tclient signing = required\n\tclient min protocol = SMB2_10\n"
 
+IO_SIZE = 4 * 1024 * 1024
+"""Bytes per libsmbclient read or write call. Measured on loopback against Samba 4.17 (signed
+and sealed shares): 2-4 MiB calls read about twice as fast as 8 MiB ones (the buffers stay in
+the CPU caches while they are signed or decrypted and copied), and write at least as fast."""
+
 _CALL_LOCK = threading.RLock()
 """Serialises every call into libsmbclient (see the module docstring)."""
 
@@ -71,6 +76,7 @@ _AUTH_FN = ctypes.CFUNCTYPE(
 _OPEN_FN = ctypes.CFUNCTYPE(_P, _P, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, use_errno=True)
 _RW_FN = ctypes.CFUNCTYPE(ctypes.c_ssize_t, _P, _P, _P, ctypes.c_size_t, use_errno=True)
 _CLOSE_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, _P, use_errno=True)
+_LSEEK_FN = ctypes.CFUNCTYPE(ctypes.c_int64, _P, _P, ctypes.c_int64, ctypes.c_int, use_errno=True)
 
 
 class _Library:
@@ -94,6 +100,7 @@ class _Library:
             "smbc_getFunctionRead": (_RW_FN, [_P]),
             "smbc_getFunctionWrite": (_RW_FN, [_P]),
             "smbc_getFunctionClose": (_CLOSE_FN, [_P]),
+            "smbc_getFunctionLseek": (_LSEEK_FN, [_P]),
         }
         for name, (restype, argtypes) in signatures.items():
             function = getattr(lib, name)
@@ -144,6 +151,25 @@ def unavailable_reason() -> str | None:
     """Why the libsmbclient data path cannot be used in this process, or None if it can."""
     _LOADER.get()
     return _LOADER.error
+
+
+# The library reads straight into a new bytes object: allocated uninitialised and filled before
+# anything else sees it (what C extensions do), which saves a zero-fill and a copy of every chunk.
+_new_bytes_c = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes_c.restype = ctypes.py_object
+_new_bytes_c.argtypes = [_P, ctypes.c_ssize_t]
+_bytes_as_string = ctypes.pythonapi.PyBytes_AsString
+_bytes_as_string.restype = _P
+_bytes_as_string.argtypes = [ctypes.py_object]
+
+
+def _new_bytes(size: int) -> bytes:
+    data: bytes = _new_bytes_c(None, size)
+    return data
+
+
+def _bytes_address(data: bytes) -> int:
+    return int(_bytes_as_string(data))
 
 
 class _Secret:
@@ -211,6 +237,7 @@ class _Context:
             self.read_fn = raw.smbc_getFunctionRead(ctx)
             self.write_fn = raw.smbc_getFunctionWrite(ctx)
             self.close_fn = raw.smbc_getFunctionClose(ctx)
+            self.lseek_fn = raw.smbc_getFunctionLseek(ctx)
 
     def __repr__(self) -> str:
         return "<libsmbclient context>"
@@ -302,7 +329,9 @@ class SmbcFiles:
         release = lambda healthy: self._give_back(context, healthy)  # noqa: E731
         if write:
             return SmbcWriter(context, handle, shown, release)
-        return SmbcReader(context, handle, shown, release)
+        reader = SmbcReader(context, handle, shown, release)
+        reader.find_size()
+        return reader
 
     def close(self) -> None:
         """Free the idle contexts (closing their connections)."""
@@ -356,36 +385,51 @@ class _Stream:
 
 
 class SmbcReader(_Stream):
-    """Reads a file from start to end; ``read(n)`` returns ``n`` bytes except at the end."""
+    """Reads a file from start to end (its size when opened); ``read(n)`` returns ``n`` bytes
+    except at the end."""
 
-    _at_end = False
+    _size = 0
+    _offset = 0
+
+    def find_size(self) -> None:
+        # libsmbclient refuses (EINVAL) a read of more than one SMB read's worth at the very end
+        # of a file, so the reader knows where the end is and never asks beyond it.
+        assert self._handle is not None
+        with _CALL_LOCK:
+            size = self._context.lseek_fn(self._context.ctx, self._handle, 0, os.SEEK_END)
+            code = ctypes.get_errno()
+            start = self._context.lseek_fn(self._context.ctx, self._handle, 0, os.SEEK_SET) if size >= 0 else -1
+            code = code if size < 0 else ctypes.get_errno()
+        if size < 0 or start != 0:
+            self.abort()
+            raise _error(code, self._shown, "seek")
+        self._size = size
 
     def read(self, size: int = -1) -> bytes:
         if self._handle is None:
             raise ValueError("read from a closed SMB file")
-        if size is None or size < 0:
-            pieces = []
-            while chunk := self.read(16 * 1024 * 1024):
-                pieces.append(chunk)
-            return b"".join(pieces)
-        if self._at_end or size == 0:
+        remaining = self._size - self._offset
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        if want <= 0:
             return b""
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        address = ctypes.addressof((ctypes.c_char * size).from_buffer(buffer))
-        with _CALL_LOCK:
-            got = self._context.read_fn(self._context.ctx, self._handle, address, size)
-            code = ctypes.get_errno()
-        if got < 0:
-            self.abort()
-            raise _error(code, self._shown, "read")
-        # libsmbclient reads everything asked for (several requests in flight when ``size`` is
-        # larger than one SMB read), so less means the end of the file; asking again there with
-        # a large size is refused (EINVAL), so it is not asked.
-        self._at_end = got < size
-        data = bytes(view[:got])
-        view.release()
-        return data
+        buffer = _new_bytes(want)
+        address = _bytes_address(buffer)
+        got = 0
+        while got < want:
+            with _CALL_LOCK:
+                n = self._context.read_fn(self._context.ctx, self._handle, address + got, min(IO_SIZE, want - got))
+                code = ctypes.get_errno()
+            if n < 0:
+                self.abort()
+                raise _error(code, self._shown, "read")
+            if n == 0:
+                break
+            got += n
+        self._offset += got
+        if got < want:
+            # The file was cut short under us: its end is here now.
+            self._size = self._offset
+        return buffer if got == want else buffer[:got]
 
 
 class SmbcWriter(_Stream):
@@ -407,7 +451,7 @@ class SmbcWriter(_Stream):
         done = 0
         while done < size:
             with _CALL_LOCK:
-                n = self._context.write_fn(self._context.ctx, self._handle, address + done, size - done)
+                n = self._context.write_fn(self._context.ctx, self._handle, address + done, min(IO_SIZE, size - done))
                 code = ctypes.get_errno()
             if n <= 0:
                 self.abort()
