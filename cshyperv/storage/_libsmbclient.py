@@ -110,7 +110,6 @@ class _Library:
         self.config = os.path.join(folder, "smb.conf")
         with open(self.config, "w", encoding="ascii") as out:
             out.write(_CLIENT_CONFIG)
-        self.configured = False
 
 
 class _Loader:
@@ -226,12 +225,12 @@ class _Context:
                 code = ctypes.get_errno() or errno.EIO
                 raw.smbc_free_context(ctx, 1)
                 raise StorageError(f"libsmbclient could not initialise ({os.strerror(code)})", code=code)
-            if not lib.configured:
-                # Loads on top of the system's smb.conf; the settings are process-wide.
-                if raw.smbc_setConfiguration(ctx, lib.config.encode()) != 0:
-                    raw.smbc_free_context(ctx, 1)
-                    raise StorageError("libsmbclient refused its client configuration", code=errno.EINVAL)
-                lib.configured = True
+            # Loads on top of the system's smb.conf. The settings are process-wide and a new
+            # context reloads the system's, so every context applies them again (under the lock,
+            # so no connection is made in between).
+            if raw.smbc_setConfiguration(ctx, lib.config.encode()) != 0:
+                raw.smbc_free_context(ctx, 1)
+                raise StorageError("libsmbclient refused its client configuration", code=errno.EINVAL)
             self.ctx: int = ctx
             self.open_fn = raw.smbc_getFunctionOpen(ctx)
             self.read_fn = raw.smbc_getFunctionRead(ctx)

@@ -193,6 +193,25 @@ class SambaServer:
         _wait_port(self.port, self._process, 10.0, log)
         return self
 
+    def tree_connects(self) -> list[dict[str, str]]:
+        """The share connections open now, as smbstatus shows them: ``service``, ``pid``,
+        ``encryption`` and ``signing`` (``"-"`` for none, else the algorithm, e.g.
+        ``AES-128-GMAC``) — what the server, not the client, says a connection is protected by."""
+        result = subprocess.run(
+            [_find("smbstatus"), "-s", str(self.root / "smb.conf"), "-S"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        rows = []
+        lines = result.stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("---")), len(lines))
+        for line in lines[start + 1 :]:
+            fields = line.split()
+            if len(fields) >= 5:
+                rows.append({"service": fields[0], "pid": fields[1], "encryption": fields[-2], "signing": fields[-1]})
+        return rows
+
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL to its process group), as a crash would."""
         self._signal(signal.SIGKILL)
