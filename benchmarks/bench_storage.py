@@ -1,24 +1,35 @@
 """SMB copy throughput against a real Samba on loopback, side by side with Samba's own client.
 
 Run (as root, with samba and smbclient installed — ``scripts/install-servers``):
-``python benchmarks/bench_storage.py [--size-mb 512] [--rounds 3]``
+``python benchmarks/bench_storage.py [--size-mb 512] [--rounds 5]``
 
-1. upload and download of one file between the local disk and the share: cshyperv's
-   CifsStorageAdaptor (smbprotocol, through ``copy_file``) vs ``smbclient -c put/get`` on the same
-   share in the same run (goal: >= 0.8x smbclient's throughput);
-2. a copy within the share: server-side (FSCTL_SRV_COPYCHUNK, bytes never leave the server) vs
+1. upload (put) and download (get) of one file between the local disk and a share, on a share of
+   a server that requires signing and on a share that requires encryption: cshyperv's
+   ``copy_file`` through each SMB data path (libsmbclient, smbprotocol) vs ``smbclient -c
+   put/get`` (signing resp. encryption asked for explicitly, like for like), same file, same
+   share. The rounds alternate (each round runs every client once, in a rotated order) and the
+   median is reported (goal: cshyperv >= 0.8x smbclient's throughput). ``copy_file`` runs on an
+   adaptor whose sessions are already set up, as in the agent; ``cp (CLI)`` is a whole
+   ``cshyperv storage cp`` process (interpreter start-up, imports, both sessions), as smbclient
+   is a whole process. Session set-up times are shown apart;
+2. apart from those rounds, a Python thread counting beside a cshyperv upload: how much of its
+   idle speed it keeps shows whether the data path lets other threads run (libsmbclient releases
+   the GIL while in C; the machine's other core matters too, so compare the two paths);
+3. a copy within one share: server-side (FSCTL_SRV_COPYCHUNK, bytes never leave the server) vs
    streamed through this process.
-
-The best of ``--rounds`` runs is reported for each (the page cache is warm for everyone alike).
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
+import functools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,27 +38,70 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, copy_file  # noqa: E402
+from cshyperv.storage._libsmbclient import unavailable_reason  # noqa: E402
 from cshyperv.testing.servers import SambaServer, SambaShare, skip_reason  # noqa: E402
 
+SHARES = {"signed": "sign", "sealed": "encrypt"}  # share -> smbclient --client-protection
+COMMANDS = {"put": "put source.bin theirs.bin", "get": "get theirs.bin theirs-back.bin"}
 
-def best(rounds: int, action: Callable[[], None]) -> float:
-    times = []
-    for _ in range(rounds):
+
+class Counter:
+    """A Python thread that counts while a copy runs (its rate vs idle: how free the GIL was)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            for _ in range(1000):
+                n += 1
+            self.count = n
+
+    def __enter__(self) -> Counter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def idle_rate(seconds: float = 0.5) -> float:
+    with Counter() as counter:
+        time.sleep(seconds)
+    return counter.count / seconds
+
+
+def timed(action: Callable[[], None], counting: bool = False) -> tuple[float, float]:
+    """(seconds, counter rate per second or 0)."""
+    if not counting:
         started = time.perf_counter()
         action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        return time.perf_counter() - started, 0.0
+    with Counter() as counter:
+        started = time.perf_counter()
+        action()
+        elapsed = time.perf_counter() - started
+    return elapsed, counter.count / elapsed
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     reason = skip_reason("samba")
     if reason is not None:
         print(f"cannot run: {reason}")
         return 2
+    paths = ["libsmbclient", "smbprotocol"]
+    missing = unavailable_reason()
+    if missing is not None:
+        print(f"note: {missing}; measuring smbprotocol only")
+        paths = ["smbprotocol"]
     size = args.size_mb * 1024 * 1024
     work = Path(tempfile.mkdtemp(prefix="cshyperv-bench-"))
     source = work / "source.bin"
@@ -55,61 +109,110 @@ def main() -> int:
         block = os.urandom(1024 * 1024)
         for i in range(args.size_mb):
             out.write(block[i % 1024 :] + block[: i % 1024])
-    with SambaServer(work / "samba", shares=(SambaShare("share"),)) as server:
+    shares = (SambaShare("signed", signing="mandatory"), SambaShare("sealed", encrypt="required"))
+    results: dict[tuple[str, str, str], list[float]] = {}
+    gil: dict[str, list[float]] = {}
+    with SambaServer(work / "samba", shares=shares) as server:
         auth = work / "smbclient.auth"
         auth.write_text(f"username = {server.username}\npassword = {server.password}\n")
         auth.chmod(0o600)
-        smbclient = ["smbclient", "//127.0.0.1/share", "-p", str(server.port), "-A", str(auth), "-m", "SMB3"]
-        # cshyperv always signs; smbclient signs only where the server insists. Measure it both
-        # ways: signing too (like for like) and its default.
-        signing = ["--client-protection=sign"]
         local = LocalStorageAdaptor(work)
-        smb = CifsStorageAdaptor(server.url("share"))
-        smb.connect()  # the session is set up once, as in the agent; smbclient pays its own per run
 
-        def ours_put() -> None:
-            copy_file(local, "source.bin", smb, "ours.bin")
+        def smbclient(share: str, command: str) -> list[str]:
+            protection = f"--client-protection={SHARES[share]}"
+            base = ["smbclient", f"//127.0.0.1/{share}", "-p", str(server.port), "-A", str(auth), "-m", "SMB3"]
+            return [*base, protection, "-c", command]
 
-        def ours_get() -> None:
-            copy_file(smb, "ours.bin", local, "ours-back.bin")
+        def theirs(share: str, command: str) -> Callable[[], None]:
+            return lambda: subprocess.run(smbclient(share, command), check=True, capture_output=True, cwd=work)
 
-        def theirs(command: str, extra: tuple[str, ...] = ()) -> Callable[[], None]:
+        adaptors = {
+            (share, path): CifsStorageAdaptor(server.url(share), data_path=path) for share in SHARES for path in paths
+        }
+
+        def ours(share: str, path: str, direction: str) -> Callable[[], None]:
             def run() -> None:
-                subprocess.run([*smbclient, *extra, "-c", command], check=True, capture_output=True, cwd=work)
+                smb = adaptors[(share, path)]
+                if direction == "put":
+                    copy_file(local, "source.bin", smb, f"{path}.bin")
+                else:
+                    copy_file(smb, f"{path}.bin", local, f"{path}-back.bin")
 
             return run
 
-        def server_side() -> None:
-            copy_file(smb, "ours.bin", smb, "server-side.bin")
+        env = {**os.environ, "CSHYPERV_SMB_USERNAME": server.username, "CSHYPERV_SMB_PASSWORD": server.password}
 
-        def streamed() -> None:
-            copy_file(smb, "ours.bin", smb, "streamed.bin", server_side=False)
+        def cli(share: str, direction: str) -> Callable[[], None]:
+            remote = f"cifs://127.0.0.1:{server.port}/{share}/cli.bin"
+            pair = [str(source), remote] if direction == "put" else [remote, str(work / "cli-back.bin")]
+            command = [sys.executable, "-m", "cshyperv.cli", "storage", "cp", "-q", *pair]
+            return lambda: subprocess.run(command, check=True, capture_output=True, env=env, cwd=ROOT)
 
-        put, get = "put source.bin theirs.bin", "get theirs.bin theirs-back.bin"
-        ours = {"upload": best(args.rounds, ours_put), "download": best(args.rounds, ours_get)}
-        signed = {
-            "upload": best(args.rounds, theirs(put, tuple(signing))),
-            "download": best(args.rounds, theirs(get, tuple(signing))),
-        }
-        plain = {"upload": best(args.rounds, theirs(put)), "download": best(args.rounds, theirs(get))}
-        assert (work / "ours-back.bin").stat().st_size == size
-        assert (work / "theirs-back.bin").stat().st_size == size
-        copy_times = (best(args.rounds, server_side), best(args.rounds, streamed))
+        def setup(path: str) -> None:
+            CifsStorageAdaptor(server.url("signed"), data_path=path).open_read(f"{path}.bin").close()
+
+        startup = statistics.median(timed(theirs("signed", "exit"))[0] for _ in range(3))
+        idle = idle_rate()
+        for adaptor in adaptors.values():
+            adaptor.connect()
+        clients = [*paths, "cp (CLI)", "smbclient"]
+        for share in SHARES:
+            for direction in ("put", "get"):
+                for r in range(args.rounds):
+                    order = clients[r % len(clients) :] + clients[: r % len(clients)]
+                    for client in order:
+                        if client == "smbclient":
+                            seconds, _ = timed(theirs(share, COMMANDS[direction]))
+                        elif client == "cp (CLI)":
+                            seconds, _ = timed(cli(share, direction))
+                        else:
+                            seconds, _ = timed(ours(share, client, direction))
+                        results.setdefault((share, direction, client), []).append(seconds)
+            for name in [f"{p}-back.bin" for p in paths] + ["cli-back.bin", "theirs-back.bin"]:
+                assert filecmp.cmp(source, work / name, shallow=False), name
+                (work / name).unlink()
+        # Apart from the throughput rounds: the counting thread takes a core of its own.
+        for _ in range(max(1, args.rounds // 2)):
+            for path in paths:
+                _, rate = timed(ours("signed", path, "put"), counting=True)
+                gil.setdefault(path, []).append(rate / idle)
+        # Session set-up alone: smbprotocol's (stat), then libsmbclient's (its first open).
+        setups = {}
+        for path in paths:
+            setups[path] = statistics.median(timed(functools.partial(setup, path))[0] for _ in range(3))
+        for adaptor in adaptors.values():
+            adaptor.close()
+        smb = CifsStorageAdaptor(server.url("signed"))
+        copy_times = []
+        for kind in ("server-side", "streamed"):
+
+            def within(kind: str = kind) -> None:
+                copy_file(smb, f"{paths[0]}.bin", smb, f"{kind}.bin", server_side=kind == "server-side")
+
+            copy_times.append(statistics.median(timed(within)[0] for _ in range(max(1, args.rounds // 2))))
         smb.close()
 
     mb = size / 1e6
-    print(f"SMB copy of {args.size_mb} MiB over loopback (Samba, SMB3), best of {args.rounds}")
-    print(f"{'':10} {'cshyperv':>14} {'smbclient':>14} {'ratio':>6} {'smbclient':>14} {'ratio':>6}  goal >= 0.80")
-    print(f"{'':10} {'(signed)':>14} {'(signed)':>14} {'':>6} {'(default)':>14}")
-    for name, t_ours in ours.items():
-        t_signed, t_plain = signed[name], plain[name]
-        print(f"{name:10} {mb / t_ours:>9,.0f} MB/s {mb / t_signed:>9,.0f} MB/s {t_signed / t_ours:>6.2f}"
-              f" {mb / t_plain:>9,.0f} MB/s {t_plain / t_ours:>6.2f}")  # fmt: skip
+    print(f"SMB copy of {args.size_mb} MiB over loopback (Samba 4, SMB3), median of {args.rounds} alternating rounds")
+    shown = ", ".join(f"cshyperv's sessions ({p}) {setups[p]:.2f} s" for p in paths)
+    print(f"set-up: smbclient's process and session (in its figures) {startup:.2f} s; {shown}")
+    header = f"{'share':13} " + " ".join(f"{c:>14}" for c in clients) + "   ratio to smbclient (goal >= 0.80)"
+    print(header)
+    for share in SHARES:
+        for direction in ("put", "get"):
+            med = {c: statistics.median(results[(share, direction, c)]) for c in clients}
+            cells = " ".join(f"{mb / med[c]:>9,.0f} MB/s" for c in clients)
+            ratios = "  ".join(f"{p} {med['smbclient'] / med[p]:.2f}" for p in clients[:-1])
+            print(f"{share:8} {direction:4} {cells}   {ratios}")
+            runs = {c: results[(share, direction, c)] for c in clients}
+            spread = "  ".join(f"{c} {min(runs[c]):.2f}-{max(runs[c]):.2f} s" for c in clients)
+            print(f"{'':13}(range: {spread})")
+    for path in paths:
+        print(f"a Python thread beside a {path} copy kept {statistics.median(gil[path]):.0%} of its idle speed")
     ssc, streamed_s = copy_times
     print(f"{'copy within the share':26} server-side {mb / ssc:,.0f} MB/s ({ssc:.2f} s)"
           f" vs streamed {mb / streamed_s:,.0f} MB/s ({streamed_s:.2f} s): {streamed_s / ssc:.1f}x")  # fmt: skip
-    for name in ("source.bin", "ours-back.bin", "theirs-back.bin"):
-        (work / name).unlink(missing_ok=True)
+    source.unlink(missing_ok=True)
     return 0
 
 

@@ -122,10 +122,11 @@ def storage_ls(location: str, long_format: bool, recursive: bool) -> None:
 
 @storage.command("cp")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="Say which way the bytes went (server-side, or which libraries).")
 @click.option("--no-server-side", is_flag=True, help="Stream through this machine even on one SMB server.")
 @click.argument("source")
 @click.argument("target")
-def storage_cp(source: str, target: str, quiet: bool, no_server_side: bool) -> None:
+def storage_cp(source: str, target: str, quiet: bool, no_server_side: bool, verbose: bool) -> None:
     """Copy a file. TARGET may be a directory (the name is kept). Atomic under the final name."""
     access = _access()
     with _errors():
@@ -135,13 +136,19 @@ def storage_cp(source: str, target: str, quiet: bool, no_server_side: bool) -> N
             dst_path = posixpath.join(dst_path, posixpath.basename(src_path))
         bar = _progress(posixpath.basename(src_path), quiet)
         started = time.monotonic()
-        size = copy_between(src, src_path, dst, dst_path, progress=bar, server_side=not no_server_side)
+        routes: list[str] = []
+        size = copy_between(
+            src, src_path, dst, dst_path, progress=bar, server_side=not no_server_side, on_route=routes.append
+        )
         bar.close()
         elapsed = time.monotonic() - started
         if not quiet:
             click.echo(
                 f"copied {size:,} bytes in {elapsed:.2f} s ({size / max(elapsed, 1e-6) / 1e6:,.1f} MB/s)", err=True
             )
+        if verbose:
+            for route in routes:
+                click.echo(f"route: {route}", err=True)
     access.close()
 
 

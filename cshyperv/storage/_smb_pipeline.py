@@ -30,6 +30,8 @@ def _available(connection: Any) -> int:
 class PipelinedWriter:
     """Writes sequentially to an open SMB file (``raw``: smbclient's unbuffered SMBFileIO)."""
 
+    transport = "smbprotocol"
+
     def __init__(self, raw: Any, depth: int = DEPTH) -> None:
         self._raw = raw
         self._open = raw.fd
@@ -105,6 +107,8 @@ class PipelinedWriter:
 
 class PipelinedReader:
     """Reads an open SMB file from start to end, ``depth`` reads ahead."""
+
+    transport = "smbprotocol"
 
     def __init__(self, raw: Any, depth: int = DEPTH) -> None:
         self._raw = raw

@@ -1,9 +1,17 @@
-"""CIFS/SMB storage from user space, on smbprotocol (pure Python, SMB 2/3).
+"""CIFS/SMB storage from user space: smbprotocol (pure Python, SMB 2/3) for every operation, and
+Samba's libsmbclient (C, through :mod:`ctypes`) for the bytes of streamed reads and writes.
 
 Nothing is mounted: every operation opens (or reuses) an SMB session of its own. Messages are
 always signed (tampering with a template or volume in transit is detected) and encrypted when
 the share requires it; ``encrypt=true`` in the URL (or ``encrypt=True``) insists on encryption
-everywhere.
+everywhere. Both data paths keep these promises.
+
+The data path (``open_read``/``open_write``, so every streamed copy and template install) is
+chosen per adaptor: ``data_path="auto"`` (the default, or ``CSHYPERV_SMB_DATA_PATH``) takes
+libsmbclient when the shared library is installed and the adaptor has a password, else
+smbprotocol's pipelined reads and writes; ``"libsmbclient"`` insists (``ENOSYS`` without it),
+``"smbprotocol"`` never uses it. Listing, stat, rename, remove and server-side copies always go
+through smbprotocol.
 
 Two smbprotocol habits shape this module:
 
@@ -19,6 +27,7 @@ Two smbprotocol habits shape this module:
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import stat as statmod
 import threading
@@ -27,6 +36,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
 
 from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, StorageError
+from cshyperv.storage import _libsmbclient
 from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, StatExists, clean_parts
 from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
 from cshyperv.storage.urls import StorageURL, StorageURLError
@@ -34,6 +44,7 @@ from cshyperv.storage.urls import StorageURL, StorageURLError
 __all__ = ["CifsStorageAdaptor"]
 
 _TRUE = ("1", "true", "yes", "on")
+DATA_PATHS = ("auto", "libsmbclient", "smbprotocol")
 
 
 def _import_smbclient() -> Any:
@@ -62,6 +73,7 @@ class CifsStorageAdaptor(StatExists):
         port: int | None = None,
         encrypt: bool | None = None,
         connection_timeout: float = 30.0,
+        data_path: str | None = None,
     ) -> None:
         parsed = StorageURL.parse(url) if isinstance(url, str) else url
         if parsed.scheme != "cifs":
@@ -86,9 +98,42 @@ class CifsStorageAdaptor(StatExists):
         self._smb = _import_smbclient()
         # The location as shown in errors and reprs: no credentials, ever.
         self.location = StorageURL(scheme="cifs", host=self.host, port=self.port, share=self.share).unc()
+        self._smbc = self._data_path(data_path or os.environ.get("CSHYPERV_SMB_DATA_PATH") or "auto")
+
+    def _data_path(self, choice: str) -> _libsmbclient.SmbcFiles | None:
+        if choice not in DATA_PATHS:
+            raise StorageURLError(f"unknown SMB data path {choice!r} (expected one of {', '.join(DATA_PATHS)})")
+        if choice == "smbprotocol":
+            return None
+        reason = _libsmbclient.unavailable_reason()
+        if reason is None and (self._username is None or self._password is None):
+            reason = "the libsmbclient data path needs a user name and password"
+        if reason is not None:
+            if choice == "libsmbclient":
+                raise StorageError(reason, code=errno.ENOSYS, location=self.location)
+            return None
+        assert self._username is not None and self._password is not None
+        return _libsmbclient.SmbcFiles(
+            host=self.host,
+            port=self.port,
+            share=self.share,
+            username=self._username,
+            password=self._password,
+            encrypt=bool(self._encrypt),
+            timeout=self._timeout,
+        )
+
+    @property
+    def data_path(self) -> str:
+        """Which library moves the bytes of ``open_read``/``open_write``: ``"libsmbclient"`` or
+        ``"smbprotocol"``."""
+        return "smbprotocol" if self._smbc is None else "libsmbclient"
 
     def __repr__(self) -> str:
-        return f"CifsStorageAdaptor({self.location!r}, port={self.port}, user={self._username!r})"
+        return (
+            f"CifsStorageAdaptor({self.location!r}, port={self.port}, user={self._username!r},"
+            f" data_path={self.data_path!r})"
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -131,6 +176,8 @@ class CifsStorageAdaptor(StatExists):
     def close(self) -> None:
         """Close this adaptor's SMB connections (others' are untouched)."""
         with self._lock:
+            if self._smbc is not None:
+                self._smbc.close()
             try:
                 self._smb.reset_connection_cache(connection_cache=self._cache)
             except Exception:
@@ -148,16 +195,35 @@ class CifsStorageAdaptor(StatExists):
             return sorted(self._smb.listdir(self.unc(path), **self._kwargs()))
 
     def open_read(self, path: str) -> BinaryIO:
-        """A sequential reader with several reads in flight (see ``_smb_pipeline``)."""
+        """A sequential reader: libsmbclient's, or smbprotocol's with several reads in flight
+        (see ``_smb_pipeline``). Its ``transport`` attribute names the library."""
+        if self._smbc is not None:
+            return self._open_smbc(path, write=False)
         with self._errors(path):
             raw = self._smb.open_file(self.unc(path), mode="rb", share_access="r", buffering=0, **self._kwargs())
         return cast(BinaryIO, MappedStream(PipelinedReader(raw), self._mapper(path)))
 
     def open_write(self, path: str) -> BinaryIO:
-        """A sequential writer with several writes in flight; complete only after ``close()``."""
+        """A sequential writer (libsmbclient's, or smbprotocol's with several writes in flight);
+        complete only after ``close()``."""
+        if self._smbc is not None:
+            return self._open_smbc(path, write=True)
         with self._errors(path):
             raw = self._smb.open_file(self.unc(path), mode="wb", buffering=0, **self._kwargs())
         return cast(BinaryIO, MappedStream(PipelinedWriter(raw), self._mapper(path)))
+
+    def _open_smbc(self, path: str, *, write: bool) -> BinaryIO:
+        assert self._smbc is not None
+        parts = [*self._base, *clean_parts(path)]
+        shown = self._shown(path)
+        try:
+            stream = self._smbc.open(parts, shown, write=write)
+        except PermissionError:
+            # libsmbclient says EACCES for a refused logon and for a refused file alike; the
+            # control path tells them apart (and raises StorageAuthenticationError for the first).
+            self.connect()
+            raise
+        return cast(BinaryIO, MappedStream(stream, self._mapper(path)))
 
     def mkdir(self, path: str, *, parents: bool = True) -> None:
         with self._errors(path):

@@ -17,15 +17,29 @@ from collections.abc import Callable
 from typing import Protocol
 
 from cshyperv import deadline
-from cshyperv.storage._adaptor import StorageAdaptor, SupportsServerSideCopy
+from cshyperv.storage._adaptor import LocalStorageAdaptor, StorageAdaptor, SupportsServerSideCopy
 
-__all__ = ["CHUNK_SIZE", "Progress", "Reader", "copy_file", "copy_stream", "partial_name", "remove_stale_partials"]
+__all__ = [
+    "CHUNK_SIZE",
+    "Progress",
+    "Reader",
+    "Route",
+    "copy_file",
+    "copy_stream",
+    "partial_name",
+    "remove_stale_partials",
+]
 
 CHUNK_SIZE = 8 * 1024 * 1024
 """Bytes per read/write: SMB3 servers negotiate 8 MiB writes; NFS clients split further."""
 
 Progress = Callable[[int, int | None], None]
 """``progress(done_bytes, total_bytes_or_None)``, called after every chunk and once at the end."""
+
+Route = Callable[[str], None]
+"""``on_route(text)``, called once per copy with how the bytes move: ``"server-side"``, or
+``"streamed: read via <library>, written via <library>"`` (``libsmbclient``, ``smbprotocol``,
+``local file``, ...)."""
 
 STALE_AFTER_S = 600.0
 """A ``.partial`` file untouched this long belongs to a copy that died."""
@@ -77,8 +91,10 @@ def copy_stream(
     total: int | None = None,
     progress: Progress | None = None,
     chunk_size: int = CHUNK_SIZE,
+    on_route: Route | None = None,
 ) -> int:
-    """Write everything ``reader`` yields to ``dst_path`` atomically; returns the byte count."""
+    """Write everything ``reader`` yields to ``dst_path`` atomically; returns the byte count.
+    ``on_route`` hears ``"streamed: read via <reader's library>, written via <writer's>"``."""
     parent = posixpath.dirname(dst_path)
     if parent:
         dst.mkdir(parent)
@@ -87,6 +103,8 @@ def copy_stream(
     done = 0
     try:
         with dst.open_write(partial) as writer:
+            if on_route is not None:
+                on_route(f"streamed: read via {transport(reader)}, written via {transport(writer, dst)}")
             while chunk := reader.read(chunk_size):
                 deadline.check("copy")
                 writer.write(chunk)
@@ -111,12 +129,14 @@ def copy_file(
     progress: Progress | None = None,
     server_side: bool = True,
     chunk_size: int = CHUNK_SIZE,
+    on_route: Route | None = None,
 ) -> int:
     """Copy ``src_path`` of ``src`` to ``dst_path`` of ``dst``; returns the size copied.
 
     Within one server (same adaptor, or :class:`SupportsServerSideCopy` adaptors that agree) the
     server copies the bytes itself; otherwise they stream through this process in ``chunk_size``
-    pieces. Honours the caller's deadline between chunks.
+    pieces. Honours the caller's deadline between chunks. ``on_route`` (see :data:`Route`) hears
+    which way the bytes went.
     """
     total = src.stat(src_path).size
     if server_side:
@@ -138,11 +158,37 @@ def copy_file(
             _discard(dst, partial)
             raise
         if copied:
+            if on_route is not None:
+                on_route("server-side (the bytes never left the server)")
             if progress is not None:
                 progress(total, total)
             return total
     with src.open_read(src_path) as reader:
-        return copy_stream(reader, dst, dst_path, total=total, progress=progress, chunk_size=chunk_size)
+        named = _Named(reader, transport(reader, src))
+        return copy_stream(
+            named, dst, dst_path, total=total, progress=progress, chunk_size=chunk_size, on_route=on_route
+        )
+
+
+def transport(stream: object, adaptor: object = None) -> str:
+    """The library a stream's bytes go through, for ``on_route`` and ``cshyperv storage cp -v``."""
+    named = getattr(stream, "transport", None)
+    if isinstance(named, str):
+        return named
+    if isinstance(adaptor, LocalStorageAdaptor) or hasattr(stream, "fileno"):
+        return "local file"
+    return type(adaptor if adaptor is not None else stream).__name__
+
+
+class _Named:
+    """A reader that says which library it reads through (``transport``)."""
+
+    def __init__(self, reader: Reader, name: str) -> None:
+        self._reader = reader
+        self.transport = name
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._reader.read(size)
 
 
 def _discard(adaptor: StorageAdaptor, path: str) -> None:

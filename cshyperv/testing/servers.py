@@ -76,7 +76,12 @@ def _find(program: str) -> str:
 
 @attrs.frozen
 class SambaShare:
-    """One share: ``signing`` ("mandatory" or None) and ``encrypt`` ("required" or None)."""
+    """One share: ``signing`` ("mandatory" or None) and ``encrypt`` ("required" or None).
+
+    SMB2 signs per session, not per share, so Samba's ``server signing`` is a global setting: a
+    share asking for ``signing="mandatory"`` makes its whole server require signing (put it on a
+    server of its own to keep other shares unsigned). Encryption is per share.
+    """
 
     name: str
     signing: str | None = None
@@ -85,7 +90,9 @@ class SambaShare:
 
 DEFAULT_SHARES = (
     SambaShare("share"),
-    SambaShare("signed", signing="mandatory"),
+    # A second ordinary share (server-side copies between shares); signing is the server's to
+    # require, see SambaShare.
+    SambaShare("signed"),
     SambaShare("sealed", encrypt="required"),
 )
 
@@ -149,10 +156,12 @@ class SambaServer:
             # Everything is served as root here; unix permissions would only get in the way.
             "create mask = 0644",
         ]
+        signing = {share.signing for share in self.shares if share.signing}
+        if signing:
+            # Global in Samba (ignored with a warning inside a share section).
+            lines.append(f"server signing = {sorted(signing)[0]}")
         for share in self.shares:
             lines += [f"[{share.name}]", f"path = {self.share_path(share.name)}", "read only = no"]
-            if share.signing:
-                lines.append(f"server signing = {share.signing}")
             if share.encrypt:
                 lines.append(f"smb encrypt = {share.encrypt}")
         return "\n".join(lines) + "\n"
@@ -183,6 +192,25 @@ class SambaServer:
             )
         _wait_port(self.port, self._process, 10.0, log)
         return self
+
+    def tree_connects(self) -> list[dict[str, str]]:
+        """The share connections open now, as smbstatus shows them: ``service``, ``pid``,
+        ``encryption`` and ``signing`` (``"-"`` for none, else the algorithm, e.g.
+        ``AES-128-GMAC``) — what the server, not the client, says a connection is protected by."""
+        result = subprocess.run(
+            [_find("smbstatus"), "-s", str(self.root / "smb.conf"), "-S"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        rows = []
+        lines = result.stdout.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("---")), len(lines))
+        for line in lines[start + 1 :]:
+            fields = line.split()
+            if len(fields) >= 5:
+                rows.append({"service": fields[0], "pid": fields[1], "encryption": fields[-2], "signing": fields[-1]})
+        return rows
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL to its process group), as a crash would."""

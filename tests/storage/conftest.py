@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, NfsStorageAdaptor, StorageAdaptor
-from cshyperv.testing.servers import NfsServer, SambaServer, skip_reason
+from cshyperv.testing.servers import NfsServer, SambaServer, SambaShare, skip_reason
+
+DATA_PATHS = ("libsmbclient", "smbprotocol")
 
 
 def _require(kind: str) -> None:
@@ -28,10 +30,41 @@ def _require(kind: str) -> None:
     pytest.skip(reason)
 
 
+def _require_data_path(data_path: str) -> None:
+    """The libsmbclient data path is optional on a developer's machine, never in CI."""
+    if data_path != "libsmbclient":
+        return
+    from cshyperv.storage._libsmbclient import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CSHYPERV_REQUIRE_REAL_SERVERS") == "1":
+        pytest.fail(f"CSHYPERV_REQUIRE_REAL_SERVERS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=DATA_PATHS)
+def data_path(request: pytest.FixtureRequest) -> str:
+    """Each SMB data path in turn (``CifsStorageAdaptor(data_path=...)``)."""
+    _require_data_path(request.param)
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
     _require("samba")
     server = SambaServer(tmp_path_factory.mktemp("samba")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def samba_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    """A second Samba that requires signing (Samba's setting is per server, not per share)."""
+    _require("samba")
+    server = SambaServer(tmp_path_factory.mktemp("samba-signed"), shares=(SambaShare("signed", signing="mandatory"),))
+    server.start()
     yield server
     server.stop()
 
@@ -44,7 +77,10 @@ def nfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NfsServer]:
     server.stop()
 
 
-@pytest.fixture(params=["local", "cifs-plain", "cifs-signed", "cifs-sealed", "nfs"])
+CIFS_KINDS = [f"cifs-{share}-{path}" for share in ("plain", "signed", "sealed") for path in DATA_PATHS]
+
+
+@pytest.fixture(params=["local", *CIFS_KINDS, "nfs"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, StorageAdaptor, Path]]:
     """(kind, adaptor rooted at a fresh directory, that directory on the server's disk)."""
     kind = request.param
@@ -55,11 +91,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         disk.mkdir()
         adaptor = LocalStorageAdaptor(disk)
     elif kind.startswith("cifs"):
-        samba: SambaServer = request.getfixturevalue("samba")
-        share = {"cifs-plain": "share", "cifs-signed": "signed", "cifs-sealed": "sealed"}[kind]
+        _, which, data_path = kind.split("-")
+        _require_data_path(data_path)
+        samba: SambaServer = request.getfixturevalue("samba_signed" if which == "signed" else "samba")
+        share = {"plain": "share", "signed": "signed", "sealed": "sealed"}[which]
         disk = samba.share_path(share) / folder
         disk.mkdir()
-        adaptor = CifsStorageAdaptor(samba.url(share, folder))
+        cifs = CifsStorageAdaptor(samba.url(share, folder), data_path=data_path)
+        assert cifs.data_path == data_path
+        adaptor = cifs
     else:
         server: NfsServer = request.getfixturevalue("nfs")
         disk = server.export_path / folder

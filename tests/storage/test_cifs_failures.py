@@ -17,19 +17,34 @@ from cshyperv.testing.servers import SambaServer, SambaShare
 from .conftest import _require
 
 
-def test_wrong_password_is_a_clear_error_without_the_password(samba: SambaServer) -> None:
+def test_wrong_password_is_a_clear_error_without_the_password(
+    samba: SambaServer, data_path: str, tmp_path: Path
+) -> None:
     secret = "Wr0ng-but-s3cret!"
     url = samba.url("share").replace(samba.password.replace(" ", "+").replace("@", "%40").replace("&", "%26"), secret)
-    adaptor = CifsStorageAdaptor(url)
-    with pytest.raises(StorageAuthenticationError) as info:
-        adaptor.listdir()
-    err = info.value
-    assert isinstance(err, PermissionError) and err.errno == 13
-    assert "refused the credentials" in str(err)
-    text = "".join(traceback.format_exception(err)) + repr(err) + str(err) + repr(adaptor)
-    assert secret not in text and samba.password not in text
-    with pytest.raises(StorageAuthenticationError):
-        adaptor.connect()
+    adaptor = CifsStorageAdaptor(url, data_path=data_path)
+    (samba.share_path("share") / "exists.bin").write_bytes(b"x")
+    (tmp_path / "src.bin").write_bytes(b"y" * 1024)
+    failures = []
+    for attempt in (
+        adaptor.listdir,
+        adaptor.connect,
+        # The data path on its own (no control operation first), both ways.
+        lambda: adaptor.open_read("exists.bin"),
+        lambda: adaptor.open_write("new.bin"),
+        lambda: copy_file(LocalStorageAdaptor(tmp_path), "src.bin", adaptor, "copied.bin"),
+    ):
+        with pytest.raises(StorageAuthenticationError) as info:
+            attempt()
+        failures.append(info.value)
+    for err in failures:
+        assert isinstance(err, PermissionError) and err.errno == 13
+        assert "refused the credentials" in str(err)
+        text = "".join(traceback.format_exception(err)) + repr(err) + str(err) + repr(adaptor)
+        assert secret not in text and samba.password not in text
+        assert "Wr0ng" not in text
+    assert not (samba.share_path("share") / "new.bin").exists()
+    assert not (samba.share_path("share") / "copied.bin").exists()
 
 
 def test_unreachable_server_is_a_connection_error() -> None:
@@ -61,7 +76,7 @@ def test_server_side_copy_moves_no_bytes_through_the_client(
 
 
 @pytest.mark.slow
-def test_one_gigabyte_copy_both_ways(samba: SambaServer, tmp_path: Path) -> None:
+def test_one_gigabyte_copy_both_ways(samba: SambaServer, tmp_path: Path, data_path: str) -> None:
     block = os.urandom(1024 * 1024)
     src = tmp_path / "big.vhdx"
     expected = hashlib.sha256()
@@ -71,7 +86,7 @@ def test_one_gigabyte_copy_both_ways(samba: SambaServer, tmp_path: Path) -> None
             out.write(chunk)
             expected.update(chunk)
     local = LocalStorageAdaptor(tmp_path)
-    smb = CifsStorageAdaptor(samba.url("share", ""))
+    smb = CifsStorageAdaptor(samba.url("share", ""), data_path=data_path)
     assert copy_file(local, "big.vhdx", smb, "gig/big.vhdx") == 1024 * 1024 * 1024
     src.unlink()
     assert copy_file(smb, "gig/big.vhdx", local, "back.vhdx") == 1024 * 1024 * 1024
@@ -84,14 +99,22 @@ def test_one_gigabyte_copy_both_ways(samba: SambaServer, tmp_path: Path) -> None
     smb.close()
 
 
-def test_server_killed_mid_copy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direction", ["put", "get"])
+def test_server_killed_mid_copy(tmp_path: Path, data_path: str, direction: str) -> None:
     _require("samba")
     server = SambaServer(tmp_path / "srv", shares=(SambaShare("share"),)).start()
     try:
         data = os.urandom(1024 * 1024)
         (tmp_path / "src.bin").write_bytes(data * 200)
         local = LocalStorageAdaptor(tmp_path)
-        smb = CifsStorageAdaptor(server.url("share"), connection_timeout=5)
+        smb = CifsStorageAdaptor(server.url("share"), connection_timeout=5, data_path=data_path)
+        if direction == "get":
+            (server.share_path("share") / "dst").mkdir()
+            (server.share_path("share") / "src.bin").write_bytes(data * 200)
+            src, src_path, dst, dst_path, target_dir = smb, "src.bin", local, "dst/final.vhdx", tmp_path / "dst"
+        else:
+            src, src_path, dst, dst_path = local, "src.bin", smb, "dst/final.vhdx"
+            target_dir = server.share_path("share") / "dst"
         killed = threading.Event()
 
         def kill_after_some(done: int, _total: int | None) -> None:
@@ -99,20 +122,24 @@ def test_server_killed_mid_copy(tmp_path: Path) -> None:
                 killed.set()
                 server.kill()
 
+        routes: list[str] = []
         with pytest.raises(StorageConnectionError) as info:
-            copy_file(local, "src.bin", smb, "dst/final.vhdx", progress=kill_after_some, chunk_size=4 * 1024 * 1024)
+            copy_file(
+                src, src_path, dst, dst_path, progress=kill_after_some, chunk_size=4 << 20, on_route=routes.append
+            )
         assert killed.is_set()
+        assert data_path in routes[0]
         assert "connection" in str(info.value)
         assert server.password not in str(info.value)
         # Nothing under the final name: at most the temporary file of the interrupted copy.
-        names = os.listdir(server.share_path("share") / "dst")
+        names = os.listdir(target_dir)
         assert "final.vhdx" not in names
         assert all(n.endswith(".partial") for n in names)
         # Restarted, the same copy succeeds; the dead connection does not poison the adaptor.
         server.start()
         smb.close()
-        assert copy_file(local, "src.bin", smb, "dst/final.vhdx") == 200 * 1024 * 1024
-        assert (server.share_path("share") / "dst" / "final.vhdx").stat().st_size == 200 * 1024 * 1024
+        assert copy_file(src, src_path, dst, dst_path) == 200 * 1024 * 1024
+        assert (target_dir / "final.vhdx").read_bytes() == data * 200
         smb.close()
     finally:
         server.stop()
