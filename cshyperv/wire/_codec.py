@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -317,13 +318,17 @@ def _identity(value: Any) -> Any:
 class Converter:
     """Converts between parsed JSON values and model objects for one :class:`Registry`.
 
-    Thread-safe: the handler tables are built on first use and only ever replaced by equal ones.
+    Thread-safe: each handler table entry is built once, under a lock, and published only when
+    it is complete; lookups of built entries take no lock.
     """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._decoders: dict[type, Decoder] = {}
         self._encoders: dict[type, Encoder] = {}
+        # Guards building (not reading) the tables: a handler is published only when complete.
+        self._lock = threading.RLock()
+        self._building: set[tuple[int, type]] = set()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -365,21 +370,38 @@ class Converter:
     def _object_decoder(self, cls: type) -> Decoder:
         decoder = self._decoders.get(cls)
         if decoder is None:
-            # Install a forwarder first so that recursive types (VMSnapshotTO.parent) resolve.
-            built: list[Decoder] = []
-            self._decoders[cls] = lambda value: built[0](value)  # noqa: PLW0108 - built[0] is set below
-            built.append(self._build_object_decoder(cls))
-            decoder = self._decoders[cls] = built[0]
+            decoder = self._build_once(self._decoders, cls, self._build_object_decoder)
         return decoder
 
     def _object_encoder(self, cls: type) -> Encoder:
         encoder = self._encoders.get(cls)
         if encoder is None:
-            built: list[Encoder] = []
-            self._encoders[cls] = lambda value: built[0](value)  # noqa: PLW0108 - built[0] is set below
-            built.append(self._build_object_encoder(cls))
-            encoder = self._encoders[cls] = built[0]
+            encoder = self._build_once(self._encoders, cls, self._build_object_encoder)
         return encoder
+
+    def _build_once(
+        self, table: dict[type, Callable[[Any], Any]], cls: type, build: Callable[[type], Callable[[Any], Any]]
+    ) -> Callable[[Any], Any]:
+        """Build the handler for ``cls`` and publish it in ``table`` only once it is finished.
+
+        Other threads wait on the lock instead of picking up a half-built handler. While the
+        builder thread is inside ``build``, a recursive type (VMSnapshotTO.parent) that asks for
+        its own handler gets a forwarder that resolves through ``table`` at call time.
+        """
+        with self._lock:
+            handler = table.get(cls)
+            if handler is not None:
+                return handler
+            key = (id(table), cls)
+            if key in self._building:
+                return lambda value: table[cls](value)  # noqa: PLW0108 - resolved at call time
+            self._building.add(key)
+            try:
+                handler = build(cls)
+            finally:
+                self._building.discard(key)
+            table[cls] = handler
+            return handler
 
     def _decoder_for(self, info: TypeInfo) -> Decoder:
         kind = info.kind
