@@ -21,6 +21,7 @@ from cshyperv import deadline
 from cshyperv._redact import redact_text
 from cshyperv.commands.generic import UnsupportedAnswer
 from cshyperv.errors import CSHyperVError, OperationTimeoutError
+from cshyperv.wire import redact_secrets
 from cshyperv.wire._model import Answer, Command
 
 __all__ = ["Dispatcher", "Handler", "Middleware", "failed_answer", "logging_middleware"]
@@ -99,7 +100,7 @@ class Dispatcher:
     def dispatch(self, command: Command) -> Answer:
         """Run ``command``'s handler and return its Answer; never raises."""
         try:
-            return self._chain(command)
+            return redact_secrets(self._chain(command))  # answers echo what came in: no secret goes back
         except OperationTimeoutError as exc:
             return failed_answer(exc)
         except Exception as exc:

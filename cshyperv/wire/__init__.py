@@ -47,6 +47,7 @@ from cshyperv.wire._model import (
     jfield,
     wire_key,
 )
+from cshyperv.wire._redaction import redact_secrets
 from cshyperv.wire._registry import Registry, builtin_registry
 
 __all__ = [
@@ -74,5 +75,6 @@ __all__ = [
     "encode_vm_states",
     "jfield",
     "parse_json",
+    "redact_secrets",
     "wire_key",
 ]
