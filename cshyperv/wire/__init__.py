@@ -36,6 +36,7 @@ from cshyperv.wire._api import (
     encode_vm_states,
     parse_json,
 )
+from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits
 from cshyperv.wire._model import (
     Answer,
     Command,
@@ -54,8 +55,10 @@ __all__ = [
     "Answer",
     "Codec",
     "Command",
+    "DEFAULT_LIMITS",
     "DataStoreTO",
     "DataTO",
+    "DecodeLimits",
     "HOST_VM_STATE_REPORT_FQCN",
     "JavaEnum",
     "OpaqueTO",

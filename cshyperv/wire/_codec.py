@@ -22,7 +22,15 @@ from typing import Any, Final
 
 import attrs
 
-from cshyperv.errors import EncodeError, MissingMemberError, ValueOutOfRangeError, WireError, WireTypeError
+from cshyperv.errors import (
+    EncodeError,
+    LimitExceededError,
+    MissingMemberError,
+    ValueOutOfRangeError,
+    WireError,
+    WireTypeError,
+)
+from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits
 from cshyperv.wire._model import (
     JAVA_DOUBLE,
     JAVA_LONG,
@@ -322,8 +330,9 @@ class Converter:
     it is complete; lookups of built entries take no lock.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
         self.registry = registry
+        self.limits = limits
         self._decoders: dict[type, Decoder] = {}
         self._encoders: dict[type, Encoder] = {}
         # Guards building (not reading) the tables: a handler is published only when complete.
@@ -424,9 +433,9 @@ class Converter:
         if kind == "wrapped":
             return self._wrapped_decoder(info)
         if kind == "list":
-            return self._list_decoder(self._decoder_for(info.items[0]))
+            return self._list_decoder(self._decoder_for(info.items[0]), self.limits.max_array_items)
         if kind == "map":
-            return self._map_decoder(self._decoder_for(info.items[0]))
+            return self._map_decoder(self._decoder_for(info.items[0]), self.limits.max_members)
         if kind == "pair":
             return self._pair_decoder(self._decoder_for(info.items[0]), self._decoder_for(info.items[1]))
         if kind == "raw":
@@ -531,10 +540,12 @@ class Converter:
         return decode
 
     @staticmethod
-    def _list_decoder(item: Decoder) -> Decoder:
+    def _list_decoder(item: Decoder, max_items: int) -> Decoder:
         def decode(value: Any) -> list[Any]:
             if type(value) is not list:
                 raise _type_error("an array", value)
+            if len(value) > max_items:
+                raise LimitExceededError(f"more than {max_items} array elements")
             out: list[Any] = []
             for index, element in enumerate(value):
                 if element is None:
@@ -550,10 +561,12 @@ class Converter:
         return decode
 
     @staticmethod
-    def _map_decoder(item: Decoder) -> Decoder:
+    def _map_decoder(item: Decoder, max_entries: int) -> Decoder:
         def decode(value: Any) -> dict[str, Any]:
             if type(value) is not dict:
                 raise _type_error("an object", value)
+            if len(value) > max_entries:
+                raise LimitExceededError(f"more than {max_entries} map entries")
             out = {}
             for key, element in value.items():
                 if element is None:
@@ -667,10 +680,13 @@ class Converter:
         required = tuple((s.attr, s.key) for s in specs if s.required)
         name = cls.__name__
         build = _instance_builder(cls)
+        max_members = self.limits.max_members
 
         def decode_object(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error(f"an object ({name})", value)
+            if len(value) > max_members:
+                raise LimitExceededError(f"more than {max_members} members in one object")
             kwargs: dict[str, Any] = {}
             unknown: dict[str, Any] | None = None
             saw_null = False

@@ -383,3 +383,14 @@ def test_a_retried_start_leaves_the_running_vm_alone(agent: Agent) -> None:
         after = agent.sim.get_vm(name)
         assert after is not None and after.uuid == before.uuid and after.state == before.state
         assert after.memory_bytes == before.memory_bytes
+
+
+def test_a_body_beyond_the_decode_budget_is_a_failed_answer_naming_the_path(agent: Agent) -> None:
+    """D6's reproducer (a million empty NICs) and one just over the per-array budget."""
+    many = ('{"vm":{"name":"i-9-big-VM","nics":[' + ",".join(["{}"] * 1_000_000) + "]}}").encode()
+    (answer,) = _post(agent, "com.cloud.agent.api.StartCommand", many)[0].values()
+    assert answer["result"] is False and "objects and arrays" in answer["details"] and " at $" in answer["details"]
+    some = ('{"vm":{"name":"i-9-big-VM","nics":[' + ",".join(["{}"] * 10_001) + "]}}").encode()
+    (answer,) = _post(agent, "com.cloud.agent.api.StartCommand", some)[0].values()
+    assert answer["result"] is False and answer["details"].endswith("at $.vm.nics")
+    assert agent.sim.get_vm("i-9-big-VM") is None
