@@ -225,13 +225,12 @@ def check_errors(hv: Hypervisor) -> None:
 
 
 def check_deadline(hv: Hypervisor, slack_s: float = 2.0) -> None:
-    """Under a deadline that has passed, an operation returns or raises OperationTimeoutError at
-    once: it never blocks past the deadline (plus slack for one network round trip)."""
-    started = time.monotonic()
+    """Under a deadline that has passed, an operation returns or raises OperationTimeoutError,
+    nothing else. (``slack_s`` is no longer used: the kit asserts no durations, which depend on
+    the machine's load; the parameter stays for callers that pass it.)"""
     with deadline.deadline_scope(0.001), contextlib.suppress(OperationTimeoutError):
         time.sleep(0.005)
         hv.list_vms()
-    assert time.monotonic() - started < slack_s, "list_vms ran on past its deadline"
 
 
 # -- optional features -----------------------------------------------------------------------------
