@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 from cshyperv import deadline
 from cshyperv._redact import redact_text
 from cshyperv.commands.generic import UnsupportedAnswer
-from cshyperv.errors import CSHyperVError
-from cshyperv.wire import Answer, Command
+from cshyperv.errors import CSHyperVError, OperationTimeoutError
+from cshyperv.wire import Answer, Command, redact_secrets
 
 __all__ = ["Dispatcher", "Handler", "Middleware", "failed_answer", "failure_text", "logging_middleware"]
 
@@ -123,7 +123,9 @@ class Dispatcher:
     def dispatch(self, command: Command) -> Answer:
         """Run ``command``'s handler and return its Answer; never raises."""
         try:
-            return self._chain(command)
+            return redact_secrets(self._chain(command))  # answers echo what came in: no secret goes back
+        except OperationTimeoutError as exc:
+            return failed_answer(exc)
         except Exception as exc:
             if not isinstance(exc, CSHyperVError):
                 text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -10,6 +10,7 @@
     │   ├── MissingMemberError              a member the command cannot do without
     │   ├── ValueOutOfRangeError            a number outside its Java type's range
     │   ├── EncodeError                     an object that cannot be written as CloudStack JSON
+    │   ├── LimitExceededError              a document beyond its budget (size, count, nesting)
     │   └── SchemaValidationError           a document that breaks its published JSON Schema
     ├── HypervisorError                     a hypervisor plug-in could not do what was asked
     │   ├── VmNotFoundError (LookupError)
@@ -68,6 +69,7 @@ __all__ = [
     "InsufficientResourcesError",
     "InvalidVmStateError",
     "JobFailedError",
+    "LimitExceededError",
     "MalformedJSONError",
     "MigrationPrerequisiteError",
     "MissingMemberError",
@@ -172,6 +174,11 @@ class ValueOutOfRangeError(WireError):
 
 class EncodeError(WireError):
     """An object that cannot be written as CloudStack JSON (wrong attribute type, NaN, ...)."""
+
+
+class LimitExceededError(WireError):
+    """A document that is bigger than its budget (:class:`cshyperv.wire.DecodeLimits`) allows:
+    too many elements in an array, members in an object, values in all, or nested too deeply."""
 
 
 class SchemaValidationError(WireError):

@@ -39,6 +39,7 @@ from cshyperv.commands import (
     StoragePoolType,
     StorageResourceType,
 )
+from cshyperv.errors import WireTypeError
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import power_state
 
@@ -53,7 +54,7 @@ def startup(ctx: ResourceContext, commands: list[Command]) -> list[Command]:
     """
     routing = next((c for c in commands if isinstance(c, StartupRoutingCommand)), None)
     if routing is None:
-        raise ValueError("StartupCommand array without a StartupRoutingCommand")
+        raise WireTypeError("expected a com.cloud.agent.api.StartupRoutingCommand").at(0)
     info = ctx.ops.host_info()
     ctx.host_guid = routing.guid
     details = dict(routing.host_details or {})

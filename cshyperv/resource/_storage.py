@@ -86,7 +86,10 @@ def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
 def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
     if cmd.pool is None:
         raise MissingMemberError("required member is missing").at("pool")
-    root = store_root(cmd.pool)
+    # An SMB pool's path may end in "?user=..&password=..": learn it, keep it out of every path.
+    root, _, query = store_root(cmd.pool).partition("?")
+    if query and root.startswith("\\\\"):
+        ctx.ops.learn("cifs:" + root.replace("\\", "/") + "?" + query)
     details = cmd.details or {}
     if root.startswith("\\\\") and details.get("user") and details.get("password") is not None:
         # Newer management servers send the SMB pool's credentials as pool details.
@@ -104,7 +107,7 @@ def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
         uuid=cmd.pool.uuid,
         host=cmd.pool.host,
         local_path=root,
-        host_path=cmd.pool.path,
+        host_path=(cmd.pool.path or "").partition("?")[0] or None,
         pool_type=cmd.pool.type,
         capacity_bytes=total,
         available_bytes=free,

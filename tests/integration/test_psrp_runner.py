@@ -5,7 +5,7 @@ pypsrp -> HTTP -> LoopbackPSRPServer (psrpcore's server runspace pool) -> the si
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,8 +84,10 @@ def test_deadline_while_the_host_works(endpoint: LoopbackPSRPServer, host: Simul
     hv.host_info()
     slow = host.invoke
 
+    release = threading.Event()
+
     def sleepy(script: str, params: object) -> object:
-        time.sleep(3)
+        release.wait(30)  # the host works until the test lets it go
         return slow(script, params)  # type: ignore[arg-type]
 
     endpoint.handler = sleepy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -49,15 +50,18 @@ def test_memory_is_accounted_when_starting(tmp_path: Path) -> None:
     hv.start_vm("c")
 
 
-def test_injected_faults_and_latency(tmp_path: Path) -> None:
+def test_injected_faults_and_latency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hv = SimulatorHypervisor(tmp_path / "s.db", faults={"start_vm": JobFailedError("injected", code=32768)})
     hv.create_vm(VmSpec(name="a"))
     with pytest.raises(JobFailedError, match="32768"):
         hv.start_vm("a")
     slow = SimulatorHypervisor(tmp_path / "s.db", latency_s=0.05)
-    started = time.monotonic()
+    slept: list[float] = []
+    # The injected latency is a sleep of latency_s: record it rather than time it.
+    module = sys.modules[SimulatorHypervisor.__module__]
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(sleep=slept.append, time=time.time))
     slow.get_vm("a")
-    assert time.monotonic() - started >= 0.05
+    assert slept == [0.05]
     from cshyperv import deadline
 
     with deadline.deadline_scope(0.01), pytest.raises(OperationTimeoutError):
