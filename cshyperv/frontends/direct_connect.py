@@ -15,12 +15,14 @@ secret. :func:`create_app` is a plain ASGI 3 application (no web framework); :fu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,7 @@ class DirectConnectApp:
         self.backend = backend
         self.codec = codec if codec is not None else Codec()
         self.max_body_bytes = max_body_bytes
-        self.allowed = allowed_clients if isinstance(allowed_clients, AllowList) else AllowList(allowed_clients)
+        self.allowed = _allow_list(allowed_clients)
         self.access_log = access_log if access_log is not None else logging.getLogger("cshyperv.agent.access")
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cshyperv-agent")
 
@@ -229,6 +231,10 @@ class DirectConnectApp:
         return self.codec.encode_answers([reply]), "true" if reply.result else "false"
 
 
+def _allow_list(entries: Sequence[str] | AllowList) -> AllowList:
+    return entries if isinstance(entries, AllowList) else AllowList(entries)
+
+
 def _decode_body(body: bytes, content_type: str | None) -> str:
     """Text of the body, read as Java wrote it: HypervDirectConnectResource posts
     ``new StringEntity(json)`` with content type ``application/json`` and no charset, which is
@@ -338,7 +344,7 @@ def _uvicorn_config(
         context = _server_tls(host=host, certfile=certfile, keyfile=keyfile, client_ca=client_ca, state_dir=state_dir)
     elif client_ca is not None:
         raise ValueError("a client CA needs TLS")
-    allow = allowed_clients if isinstance(allowed_clients, AllowList) else AllowList(allowed_clients)
+    allow = _allow_list(allowed_clients)
     guard = ConnectionGuard(allow, limits or TransportLimits(), context)
     return guarded_config(app, host=host, port=port, guard=guard), guard
 
@@ -352,12 +358,13 @@ def serve(
     keyfile: str | Path | None = None,
     tls: bool = True,
     state_dir: str | Path = "cshyperv-agent",
-    allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+    allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
     max_body_bytes: int = DEFAULT_MAX_BODY,
     limits: TransportLimits | None = None,
     client_ca: str | Path | None = None,
 ) -> None:
-    """Run the agent until SIGINT/SIGTERM (in-flight requests finish first, 30 s at most).
+    """Run the agent until SIGINT/SIGTERM (in-flight requests finish first, 30 s at most), then
+    return: the caller closes the plug-in.
 
     TLS is on by default; without ``certfile``/``keyfile`` a self-signed certificate is made in
     ``state_dir/tls`` (mode 0700) on first run and reused. ``client_ca`` requires a client
@@ -366,7 +373,7 @@ def serve(
     """
     import uvicorn
 
-    allow = AllowList(allowed_clients)
+    allow = _allow_list(allowed_clients)
     app = create_app(backend, max_body_bytes=max_body_bytes, allowed_clients=allow)
     config, _ = _uvicorn_config(
         app,
@@ -382,7 +389,24 @@ def serve(
     )
     scheme = "https" if tls else "http"
     log.warning("cshyperv agent listening on %s://%s:%d%s (allowed: %s)", scheme, host, port, PREFIX, allow)
-    uvicorn.Server(config).run()
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGTERM/SIGINT once it has shut down, which would kill the process
+            # before the caller closes the plug-in; here serve() returns instead.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    Server(config).run()
+    log.warning("cshyperv agent stopped")
 
 
 class AgentServer:
@@ -402,7 +426,7 @@ class AgentServer:
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
         state_dir: str | Path = "cshyperv-agent",
-        allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+        allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
         max_body_bytes: int = DEFAULT_MAX_BODY,
         access_log: logging.Logger | None = None,
         limits: TransportLimits | None = None,
@@ -410,7 +434,7 @@ class AgentServer:
     ) -> None:
         import uvicorn
 
-        allow = AllowList(allowed_clients)
+        allow = _allow_list(allowed_clients)
         self.app = create_app(backend, max_body_bytes=max_body_bytes, allowed_clients=allow, access_log=access_log)
         config, self.guard = _uvicorn_config(
             self.app,
