@@ -157,7 +157,11 @@ class ConnectionGuard:
         def create(
             config: Any, server_state: Any, app_state: Any, _loop: asyncio.AbstractEventLoop | None = None
         ) -> asyncio.Protocol:
-            inner = H11Protocol(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
+            # uvicorn's protocol is built only for a connection that passed the checks: a refused
+            # one costs an accept and a close, nothing more.
+            def inner() -> asyncio.Protocol:
+                return H11Protocol(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
+
             return _GuardedProtocol(self, inner, server_state.connections)
 
         return create
@@ -189,12 +193,16 @@ class ConnectionGuard:
         self._notes.note(message, *args)
 
 
+_NOT_CONNECTED = asyncio.Protocol()  # the inner protocol until a connection is handed to HTTP
+
+
 class _GuardedProtocol(asyncio.Protocol):
     """One accepted connection: checked, then TLS, then uvicorn's h11 protocol, all under deadlines."""
 
-    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol, registry: set[Any]) -> None:
+    def __init__(self, guard: ConnectionGuard, inner: Callable[[], asyncio.Protocol], registry: set[Any]) -> None:
         self.guard = guard
-        self.inner = inner
+        self.make_inner = inner
+        self.inner: asyncio.Protocol = _NOT_CONNECTED
         self.registry = registry  # uvicorn's server_state.connections: graceful shutdown asks each
         self.raw: asyncio.Transport | None = None
         self.key: tuple[str, int] = ("", 0)
@@ -265,6 +273,7 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def _connect(self, transport: asyncio.Transport) -> None:
         self.connected = True
+        self.inner = self.make_inner()
         self.inner.connection_made(transport)
         pending, self.pending = self.pending, []
         for data in pending:
