@@ -174,6 +174,35 @@ def agent() -> None:
     """The direct-connect agent that CloudStack's Hyper-V hosts expect on port 8250."""
 
 
+def _allow_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    from cshyperv.frontends.agent_transport import AllowList
+
+    try:
+        return AllowList(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _agent_logging(level: str, log_file: str | None) -> None:
+    """The agent's log: the access log and warnings, to ``log_file`` (reopened when logrotate
+    moves it) or stderr. Records are one line each; paths in them are escaped."""
+    import logging
+    import logging.handlers
+
+    handler: logging.Handler
+    if log_file:
+        try:
+            handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot open {log_file}: {exc.strerror}", param_hint="--log-file") from None
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
 @agent.command("serve")
 @click.option(
     "--hypervisor",
@@ -187,10 +216,15 @@ def agent() -> None:
     type=click.Path(file_okay=False),
     default="./cshyperv-agent",
     show_default=True,
-    help="Where the simulator database, its files and the generated certificate live.",
+    help="Where the simulator database, its files and the generated certificate live (made 0700).",
 )
 @click.option("--cert", "certfile", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
-@click.option("--key", "keyfile", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--key", "keyfile", type=click.Path(dir_okay=False), help="TLS private key (PEM), not world-readable.")
+@click.option(
+    "--client-ca",
+    type=click.Path(dir_okay=False),
+    help="Require a client certificate signed by a CA in this PEM bundle (mutual TLS).",
+)
 @click.option("--no-tls", is_flag=True, help="Serve plain HTTP (tests only; CloudStack always uses HTTPS).")
 @click.option(
     "--allow",
@@ -198,8 +232,38 @@ def agent() -> None:
     multiple=True,
     default=("127.0.0.1", "::1"),
     show_default=True,
-    help="Client addresses or CIDRs allowed to connect (repeat; * allows all).",
+    callback=_allow_list,
+    help="Client addresses or CIDRs allowed to connect (repeat; * allows all). Others are closed at accept.",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds for the TLS handshake and a request head to arrive.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds for a request body to arrive once its head has.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Connections open at once; more are closed at accept.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="info logs one access line per request.",
+)
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Log here instead of stderr.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Plug-in setting (repeatable).")
 @click.option("--default-switch", help="vSwitch for NICs whose network has no label.")
 @click.option(
@@ -215,8 +279,14 @@ def agent_serve(
     state_dir: str,
     certfile: str | None,
     keyfile: str | None,
+    client_ca: str | None,
     no_tls: bool,
-    allowed: tuple[str, ...],
+    allowed: Any,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    log_level: str,
+    log_file: str | None,
     settings: tuple[str, ...],
     default_switch: str | None,
     config_file: str | None,
@@ -226,13 +296,15 @@ def agent_serve(
 
     Hyper-V hosts are named by CSHYPERV_WINRM_URL / _USERNAME / _PASSWORD / _TRANSPORT /
     _VERIFY_TLS (or --set url=... etc.), so no password needs to appear on a command line.
+    Stops on SIGTERM/SIGINT once in-flight requests finish, then closes the plug-in.
     """
     import importlib.util
+    import logging
     from pathlib import Path
 
     from cshyperv.errors import CSHyperVError
+    from cshyperv.frontends.agent_transport import TransportLimits
     from cshyperv.plugins import default_plugins
-    from cshyperv.resource import ResourceSettings, ServerResource
 
     missing = [m for m in ("uvicorn", "cryptography") if importlib.util.find_spec(m) is None]
     if missing:
@@ -243,33 +315,81 @@ def agent_serve(
         return
 
     host, sep, port_text = listen.rpartition(":")
-    if not sep or not port_text.isdigit():
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
         raise click.BadParameter("expected HOST:PORT", param_hint="--listen")
-    state = Path(state_dir)
+    if no_tls and client_ca:
+        raise click.BadParameter("a client CA needs TLS (drop --no-tls)", param_hint="--client-ca")
+    _agent_logging(log_level, log_file)
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _fail("the agent needs the 'agent' extra: pip install 'cshyperv[agent]'")
+        return
+    from cshyperv.frontends.direct_connect import serve
+    from cshyperv.frontends.tls import TLSConfigError, ensure_private_dir
+    from cshyperv.resource import ResourceSettings, ServerResource
+
+    limits = TransportLimits(header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections)
+    try:
+        state = ensure_private_dir(Path(state_dir))
+    except TLSConfigError as exc:
+        _fail(str(exc))
+        return
     config = _settings(settings)
     if hypervisor == "simulator":
         config.setdefault("state", str(state / "simulator.db"))
+    observer = _single_host_metrics(metrics, name=listen)
     try:
         plugin = default_plugins().load(hypervisor, config)
-    except CSHyperVError as exc:
-        _fail(str(exc))
+    except Exception as exc:  # a plug-in's factory refusing its settings is a one-line error
+        logging.getLogger("cshyperv.agent").debug("plug-in %s failed to start", hypervisor, exc_info=True)
+        reason = str(exc) if isinstance(exc, CSHyperVError) else f"{type(exc).__name__}: {exc}"
+        _fail(f"the {hypervisor} plug-in cannot start: {_redacted(reason)}")
         return
-    if plugin.storage is None:
-        _fail(f"the {hypervisor} plug-in offers no storage access for the agent")
-        return
-    resource = ServerResource(plugin, settings=ResourceSettings(default_switch=default_switch))
-    from cshyperv.frontends.direct_connect import serve
+    try:
+        if plugin.storage is None:
+            _fail(f"the {hypervisor} plug-in offers no storage access for the agent")
+            return
+        resource = ServerResource(plugin, settings=ResourceSettings(default_switch=default_switch))
+        try:
+            serve(
+                resource,
+                host=host.strip("[]"),
+                port=int(port_text),
+                certfile=certfile,
+                keyfile=keyfile,
+                tls=not no_tls,
+                state_dir=state,
+                allowed_clients=allowed,
+                limits=limits,
+                client_ca=client_ca,
+                observer=observer,
+            )
+        except TLSConfigError as exc:
+            _fail(str(exc))
+    finally:
+        _close(plugin, hypervisor)
 
-    serve(
-        resource,
-        host=host.strip("[]"),
-        port=int(port_text),
-        certfile=certfile,
-        keyfile=keyfile,
-        tls=not no_tls,
-        state_dir=state,
-        allowed_clients=list(allowed),
-    )
+
+def _redacted(text: str) -> str:
+    from cshyperv._redact import redact_text
+
+    return redact_text(text[:500])
+
+
+def _close(plugin: object, name: str) -> None:
+    """The plug-in's close(), once the server has stopped; a failure there is logged, not raised."""
+    import logging
+
+    log = logging.getLogger("cshyperv.agent")
+    close = getattr(plugin, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.warning("closing the %s plug-in failed", name, exc_info=True)
+        else:
+            log.info("closed the %s plug-in", name)
 
 
 # -- simulator -----------------------------------------------------------------------------------
@@ -365,6 +485,22 @@ def agent_unit(config_file: str, executable: str | None) -> None:
     start = f"ExecStart={shlex.quote(command)} agent serve --config {shlex.quote(config_file)}"
     lines = [start if line.startswith("ExecStart=") else line for line in text.splitlines()]
     click.echo("\n".join(lines))
+
+
+def _single_host_metrics(address: str | None, *, name: str) -> Any:
+    """``--metrics`` without a config file: the admin listener, and the app's hook for one host."""
+    if address is None:
+        return None
+    from cshyperv.frontends.agent_config import parse_listen
+    from cshyperv.frontends.metrics import AgentMetrics
+
+    metrics = AgentMetrics()
+    try:
+        metrics.serve(*parse_listen(address))
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics") from None
+    metrics.hosts.set(1)
+    return metrics.observer(name)
 
 
 def _serve_config(config_file: str, metrics_listen: str | None) -> None:

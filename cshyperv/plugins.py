@@ -55,7 +55,10 @@ class PluginRegistry:
                     try:
                         loaded: Any = ep.load()
                     except Exception as exc:
-                        raise PluginError(f"hypervisor plug-in {name!r} failed to load: {type(exc).__name__}") from exc
+                        raise PluginError(
+                            f"hypervisor plug-in {name!r} failed to load: entry point {ep.value!r} "
+                            f"(module {ep.module}): {type(exc).__name__}: {str(exc)[:300]}"
+                        ) from exc
                     self._factories[name] = loaded
                     return loaded  # type: ignore[no-any-return]
         raise PluginError(f"no hypervisor plug-in named {name!r} (known: {', '.join(self.names()) or 'none'})")

@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 
 from cshyperv.errors import ConfigError
+from cshyperv.frontends.agent_transport import TransportLimits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,6 +63,9 @@ _HOST_KEYS = frozenset(
         "default_switch",
         "shares",
         "live_migration",
+        "header_timeout",
+        "body_timeout",
+        "max_connections",
     }
 )
 _DEFAULT_KEYS = (_HOST_KEYS - {"name", "listen"}) | {"metrics"}
@@ -93,6 +97,8 @@ class HostConfig:
     shares: tuple[str, ...] = attrs.field(default=(), repr=lambda shares: f"<{len(shares)} share(s)>")
     #: Whether `agent check` requires live migration to be set up on the host.
     live_migration: bool = True
+    #: Read deadlines and the connection limit of this host's listener.
+    limits: TransportLimits = attrs.field(factory=TransportLimits)
 
     @property
     def listen(self) -> str:
@@ -332,6 +338,22 @@ def _host(
     if not isinstance(live_migration, bool):
         raise reader.fail("expected true or false", host=name, key="live_migration")
 
+    numbers: dict[str, Any] = {}
+    for key, kind in (("header_timeout", float), ("body_timeout", float), ("max_connections", int)):
+        if key in merged:
+            value = merged[key]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (kind is int and not isinstance(value, int))
+            ):
+                raise reader.fail("expected a number", host=name, key=key)
+            numbers[key] = kind(value)
+    try:
+        limits = TransportLimits(**numbers)
+    except ValueError as exc:
+        raise reader.fail(str(exc), host=name, key=next(iter(numbers), "header_timeout")) from None
+
     settings = dict(shared_settings)
     settings.update(reader.settings(reader.table(own.get("settings", {}), host=name, key="settings"), host=name))
     # A host's own state_dir is used as given; a shared one (or systemd's StateDirectory=, which
@@ -358,4 +380,5 @@ def _host(
         default_switch=optional_path("default_switch"),
         shares=tuple(x.strip() for x in shares),
         live_migration=live_migration,
+        limits=limits,
     )

@@ -13,13 +13,15 @@ Exit codes: 0 success; 1 failure (one JSON line ``{"status": "error", "error": .
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
+import stat
 import sys
 import urllib.parse
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -30,11 +32,12 @@ from cshyperv.errors import CSHyperVError, ExtensionError, HypervisorError
 from cshyperv.hypervisor import DiskKind, DiskSpec, Hypervisor, VmSpec, VmState
 from cshyperv.operations import Operations
 
-__all__ = ["ExtensionError", "HostConfig", "main"]
+__all__ = ["ExtensionError", "HostConfig", "main", "render_console_url"]
 
 log = logging.getLogger("cshyperv.extension")
 
 MAX_OUTPUT = 60 * 1024  # Java reads stdout only after exit; more than the pipe buffer deadlocks
+MAX_PAYLOAD = 8 * 1024 * 1024  # CloudStack's payloads are a few KiB
 DEFAULT_WAIT_S = 1800
 DEADLINE_MARGIN_S = 15
 VM_ACTIONS = ("prepare", "create", "start", "stop", "reboot", "delete", "status", "getconsole")
@@ -280,7 +283,8 @@ def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervi
                 "Hyper-V consoles use VMConnect (RDP), which CloudStack cannot proxy; set the host detail "
                 "console_url (e.g. a gateway URL with {vm_id}, {vm_name} and {host}) to offer one"
             )
-        url = config.console_url.format(vm_id=console.vm_id or "", vm_name=name, host=console.host, port=console.port)
+        fields = {"vm_id": console.vm_id or "", "vm_name": name, "host": console.host, "port": console.port}
+        url = render_console_url(config.console_url, {k: "" if v is None else str(v) for k, v in fields.items()})
         return {"status": "success", "console": {"url": url, "protocol": "direct"}}
     return _custom(action, name, payload, ops)
 
@@ -348,22 +352,86 @@ def _fail(message: str) -> int:
 
 
 def _read_payload(path: str) -> dict[str, Any]:
-    file = Path(path)
+    """The payload document, read without following a symbolic link and without blocking.
+
+    A symbolic link is refused and left alone, with the file it names: following it would let
+    whoever can write CloudStack's payload directory make this process read, then delete, any
+    file its user can. A FIFO, device or directory is refused before a byte is read (opened with
+    O_NONBLOCK, checked with fstat). At most MAX_PAYLOAD bytes are read. Deleting the file is
+    :func:`_discard_payload`'s job, done by :func:`main` on every path.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = file.read_bytes()
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExtensionError(
+                "the payload file is a symbolic link: refused, not followed (the link and the file it names "
+                "are left in place; remove them if they hold a password)"
+            ) from None
+        raise ExtensionError(f"cannot read the payload file ({exc.strerror or type(exc).__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ExtensionError("the payload file is not a regular file (a FIFO, device or directory): refused")
+        raw = bytearray()
+        while len(raw) <= MAX_PAYLOAD:
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                break
+            raw += chunk
+        if len(raw) > MAX_PAYLOAD:
+            raise ExtensionError(f"the payload file is larger than {MAX_PAYLOAD} bytes")
     except OSError as exc:
         raise ExtensionError(f"cannot read the payload file ({exc.strerror or type(exc).__name__})") from None
     finally:
-        # The payload holds the host password and CloudStack keeps it for a day: delete it now.
-        with contextlib.suppress(OSError):
-            file.unlink()
+        os.close(fd)
     try:
-        document = json.loads(raw)
+        document = json.loads(bytes(raw))
     except ValueError:
         raise ExtensionError("the payload file is not JSON") from None
     if not isinstance(document, dict):
         raise ExtensionError("the payload file is not a JSON object")
     return document
+
+
+def _discard_payload(path: str) -> None:
+    """Delete the payload file: it holds the host password, and CloudStack keeps it for a day.
+
+    A regular file, FIFO or other non-directory is unlinked; a symbolic link is left alone (see
+    :func:`_read_payload`), and so is a directory.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+_CONSOLE_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]*)\}|[{}]")
+
+
+def render_console_url(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with ``{name}`` replaced by ``values[name]``; ``{{`` and ``}}`` are literal
+    braces. Only plain names are understood: no attribute access, index or format spec (unlike
+    ``str.format``, which evaluated ``{vm_name.__class__.__mro__}`` and built 100 MB strings for
+    ``{vm_name:>100000000}``); anything else raises :class:`ExtensionError`. Linear in the
+    template's length."""
+
+    def substitute(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
+        name = match.group(1)
+        if name is None or name not in values:
+            known = ", ".join("{" + key + "}" for key in values)
+            raise ExtensionError(f"console_url may only use {known} (and {{{{ }}}} for braces)")
+        return values[name]
+
+    return _CONSOLE_FIELD.sub(substitute, template)
 
 
 def _setup_logging(config: HostConfig | None) -> None:
@@ -380,9 +448,33 @@ def _setup_logging(config: HostConfig | None) -> None:
         root.addHandler(logging.NullHandler())
 
 
+def _wait_budget(text: str | None) -> float:
+    """Seconds the action may take (argv 3); missing or 0 means DEFAULT_WAIT_S."""
+    if text is None or not text.strip():
+        return float(DEFAULT_WAIT_S)
+    value = text.strip()
+    # isdigit() alone accepts "²" and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise ExtensionError("wait must be a whole number of seconds")
+    return float(int(value) or DEFAULT_WAIT_S)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one action as CloudStack does: ``<action> <payload-file> <wait>``.
+
+    Whatever happens, exactly one JSON document is written to stdout, nothing to stderr, and the
+    payload file is deleted (unless it is a symbolic link: see :func:`_read_payload`).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     _setup_logging(None)
+    try:
+        return _run(args)
+    finally:
+        if len(args) > 1:
+            _discard_payload(args[1])
+
+
+def _run(args: list[str]) -> int:
     if not args:
         return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
     action = args[0].strip()
@@ -392,16 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     if action.startswith(("com.cloud.", "org.apache.")) or key not in (*VM_ACTIONS, "statuses", *CUSTOM_ACTIONS):
         return _fail(f"action {action[:120]!r} is not handled by the cshyperv extension")
     if key == "prepare":
-        if len(args) > 1:
-            with contextlib.suppress(OSError):
-                Path(args[1]).unlink()
         _emit({})
         return 0
     if len(args) < 2:
         return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
-    wait = _int(args[2], "wait") if len(args) > 2 and args[2].strip().isdigit() else None
-    budget = float(wait or DEFAULT_WAIT_S)
     try:
+        budget = _wait_budget(args[2] if len(args) > 2 else None)
         payload = _read_payload(args[1])
         config = HostConfig.from_payload(payload)
         _setup_logging(config)

@@ -202,7 +202,7 @@ class MultiHostAgent:
     def _start_host(self, host: HostConfig, backend: Any, close: Callable[[], None]) -> None:
         import uvicorn
 
-        from cshyperv.frontends.direct_connect import DirectConnectApp, _uvicorn_config
+        from cshyperv.frontends.direct_connect import DirectConnectApp, _uvicorn_config, graceful_server_class
 
         app = DirectConnectApp(
             backend,
@@ -211,16 +211,22 @@ class MultiHostAgent:
             max_workers=host.workers,
             observer=self.metrics.observer(host.name) if self.metrics is not None else None,
         )
-        config = _uvicorn_config(
-            app,
-            host=host.listen_host,
-            port=host.port,
-            tls=host.tls,
-            certfile=host.cert,
-            keyfile=host.key,
-            state_dir=host.state_dir,
-        )
-        server = _server_class(uvicorn)(config)
+        try:
+            config, _guard = _uvicorn_config(
+                app,
+                host=host.listen_host,
+                port=host.port,
+                tls=host.tls,
+                certfile=host.cert,
+                keyfile=host.key,
+                state_dir=host.state_dir,
+                allowed_clients=host.allow,
+                limits=host.limits,
+                client_ca=host.client_ca,
+            )
+        except (ValueError, OSError) as exc:  # unusable TLS files, a bad allow entry
+            raise ConfigError(str(exc), host=host.name, key="cert") from None
+        server = graceful_server_class(uvicorn)(config)
         done = asyncio.run_coroutine_threadsafe(_serve(server), self._loop)
         deadline = time.monotonic() + 30
         while not server.started:
@@ -241,35 +247,6 @@ class MultiHostAgent:
             log.debug("host %s: server ended with an error", name, exc_info=True)
         _close_quietly(served.close)
         log.warning("host %s: stopped", name)
-
-
-def _server_class(uvicorn: Any) -> Any:
-    class GracefulServer(uvicorn.Server):  # type: ignore[misc]
-        """uvicorn's server, with idle connections dropped at shutdown instead of waited for.
-
-        Closing a TLS connection sends close_notify and waits (up to asyncio's 30 s SSL shutdown
-        timeout) for the client's; an idle keep-alive client such as CloudStack's never answers,
-        so every stop or reload would wait 30 s. Idle connections are aborted instead, while
-        connections with a request in flight finish it first, as uvicorn promises.
-        """
-
-        async def shutdown(self, sockets: Any = None) -> None:
-            reaper = asyncio.ensure_future(self._drop_idle())
-            try:
-                await super().shutdown(sockets)
-            finally:
-                reaper.cancel()
-
-        async def _drop_idle(self) -> None:
-            while True:
-                for connection in list(self.server_state.connections):
-                    cycle = getattr(connection, "cycle", None)
-                    transport = getattr(connection, "transport", None)
-                    if transport is not None and (cycle is None or cycle.response_complete):
-                        transport.abort()
-                await asyncio.sleep(0.05)
-
-    return GracefulServer
 
 
 async def _serve(server: Any) -> None:

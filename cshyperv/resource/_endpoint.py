@@ -41,6 +41,10 @@ log = logging.getLogger("cshyperv.resource")
 MAX_FQCN = 300
 _FQCN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
 _JSON_TYPES = ("application/json", "text/json", "application/x-json")
+# The charsets a body may declare (Python codec names).
+_CHARSETS = {"utf-8": "utf-8", "iso-8859-1": "iso-8859-1", "us-ascii": "ascii"}
+# What Java's StringEntity(String) encodes with when the header names no charset.
+_JAVA_DEFAULT_CHARSET = "iso-8859-1"
 
 
 @attrs.frozen
@@ -90,24 +94,32 @@ def _failed(codec: Codec, answer: Answer) -> Reply:
 
 
 def decode_body(body: bytes, content_type: str | None) -> str:
-    """Text of the body. Java's StringEntity sends ISO-8859-1 without saying so: when no charset
-    is given and the bytes are not UTF-8, read them as ISO-8859-1 rather than failing."""
+    """Text of the body, read as Java wrote it: HypervDirectConnectResource posts
+    ``new StringEntity(json)`` with content type ``application/json`` and no charset, which is
+    ISO-8859-1 (trying UTF-8 first would misread Latin-1 text whose bytes happen to be valid
+    UTF-8). A declared charset must be utf-8, iso-8859-1 or us-ascii; any other is refused: a
+    codec such as punycode is slow on attacker text, and no CloudStack version sends one."""
     charset = None
     if content_type:
         media, _, params = content_type.partition(";")
         media = media.strip().lower()
         if media and media not in _JSON_TYPES:
-            raise WireError(f"expected content type application/json, got {media[:60]}")
+            raise WireError(f"expected content type application/json, got {_shown(media[:60])}")
         for param in params.split(";"):
             key, _, value = param.partition("=")
             if key.strip().lower() == "charset":
-                charset = value.strip().strip('"').lower()
-    if charset:
-        try:
-            return body.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            raise WireError(f"body is not valid {charset[:20]}") from None
+                charset = value.strip().strip('"').strip().lower()
+    if charset is None:
+        return body.decode(_JAVA_DEFAULT_CHARSET)
+    codec = _CHARSETS.get(charset)
+    if codec is None:
+        raise WireError(f"unsupported charset {_shown(charset[:40])!r} (use utf-8, iso-8859-1 or us-ascii)")
     try:
-        return body.decode("utf-8")
+        return body.decode(codec)
     except UnicodeDecodeError:
-        return body.decode("iso-8859-1")
+        raise WireError(f"body is not valid {charset}") from None
+
+
+def _shown(text: str) -> str:
+    """``text`` with control and non-ASCII characters escaped: safe in an answer and a log line."""
+    return text.encode("unicode_escape").decode("ascii")
