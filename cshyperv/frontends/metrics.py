@@ -10,7 +10,8 @@ extra); each :class:`AgentMetrics` owns its own registry, so embedders and tests
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["AgentMetrics"]
@@ -42,30 +43,10 @@ class AgentMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.winrm_exchanges = Counter(
-            "cshyperv_winrm_exchanges",
-            "HTTP exchanges with WinRM.",
-            ["host"],
-            registry=self.registry,
-        )
-        self.winrm_errors = Counter(
-            "cshyperv_winrm_errors",
-            "Failed operations on the host, by error type.",
-            ["host", "type"],
-            registry=self.registry,
-        )
-        self.open_shells = Gauge(
-            "cshyperv_winrm_open_shells",
-            "WinRM shells or runspace pools open.",
-            ["host"],
-            registry=self.registry,
-        )
-        self.copies_in_flight = Gauge(
-            "cshyperv_copies_in_flight", "Storage copies running now.", ["host"], registry=self.registry
-        )
-        self.copied_bytes = Counter(
-            "cshyperv_copied_bytes", "Bytes written by storage copies.", ["host"], registry=self.registry
-        )
+        # What runners and the operations layer count themselves, read at scrape time.
+        self._watched: dict[str, tuple[Any, Any]] = {}
+        self._watched_lock = threading.Lock()
+        self.registry.register(_HostCollector(self))
         self.hosts = Gauge("cshyperv_hosts", "Hyper-V hosts served by this process.", registry=self.registry)
         from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, builtin_registry
 
@@ -90,6 +71,21 @@ class AgentMetrics:
 
         return observe
 
+    def watch(self, host: str, *, runner: Any = None, operations: Any = None) -> None:
+        """Report ``runner``'s WinRM counters (``exchanges``, ``errors``, ``open_shells``) and
+        ``operations``' copy counters (``copies_in_flight``, ``copied_bytes``) under ``host``.
+        Either may be None, or lack some counters (a plug-in without WinRM)."""
+        with self._watched_lock:
+            self._watched[host] = (runner, operations)
+
+    def unwatch(self, host: str) -> None:
+        with self._watched_lock:
+            self._watched.pop(host, None)
+
+    def _snapshot(self) -> list[tuple[str, Any, Any]]:
+        with self._watched_lock:
+            return [(host, runner, ops) for host, (runner, ops) in sorted(self._watched.items())]
+
     def exposition(self) -> bytes:
         """The current metrics in Prometheus' text format."""
         from prometheus_client import generate_latest
@@ -102,3 +98,38 @@ class AgentMetrics:
 
         server, _thread = start_http_server(port, addr=address, registry=self.registry)
         return server
+
+
+class _HostCollector:
+    """Turns the counters runners and the operations layer keep into Prometheus families."""
+
+    def __init__(self, metrics: AgentMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []  # no fixed description: families depend on what is watched
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        exchanges = CounterMetricFamily("cshyperv_winrm_exchanges", "HTTP exchanges with WinRM.", labels=["host"])
+        errors = CounterMetricFamily(
+            "cshyperv_winrm_errors", "Failed host operations, by error type.", labels=["host", "type"]
+        )
+        shells = GaugeMetricFamily(
+            "cshyperv_winrm_open_shells", "WinRM shells or runspace pools open.", labels=["host"]
+        )
+        in_flight = GaugeMetricFamily("cshyperv_copies_in_flight", "Storage copies running now.", labels=["host"])
+        copied = CounterMetricFamily("cshyperv_copied_bytes", "Bytes copied by storage copies.", labels=["host"])
+        for host, runner, ops in self.metrics._snapshot():
+            if runner is not None:
+                if hasattr(runner, "exchanges"):
+                    exchanges.add_metric([host], float(runner.exchanges))
+                for kind, count in sorted(dict(getattr(runner, "errors", {})).items()):
+                    errors.add_metric([host, str(kind)], float(count))
+                if hasattr(runner, "open_shells"):
+                    shells.add_metric([host], float(runner.open_shells))
+            if ops is not None:
+                in_flight.add_metric([host], float(getattr(ops, "copies_in_flight", 0)))
+                copied.add_metric([host], float(getattr(ops, "copied_bytes", 0)))
+        yield from (exchanges, errors, shells, in_flight, copied)

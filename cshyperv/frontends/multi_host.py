@@ -236,10 +236,14 @@ class MultiHostAgent:
             time.sleep(0.01)
         port = int(next(s.getsockname()[1] for srv in server.servers for s in srv.sockets))
         self._served[host.name] = _Served(host=host, server=server, done=done, close=close, port=port)
+        if self.metrics is not None:
+            self.metrics.watch(host.name, runner=_runner_of(backend), operations=getattr(backend, "ops", None))
         log.warning("host %s: listening on %s (%s)", host.name, host.listen, host.hypervisor)
 
     def _stop_host(self, name: str) -> None:
         served = self._served.pop(name)
+        if self.metrics is not None:
+            self.metrics.unwatch(name)
         served.server.should_exit = True
         try:
             served.done.result(timeout=60)
@@ -247,6 +251,13 @@ class MultiHostAgent:
             log.debug("host %s: server ended with an error", name, exc_info=True)
         _close_quietly(served.close)
         log.warning("host %s: stopped", name)
+
+
+def _runner_of(backend: Any) -> Any:
+    """The WinRM/PSRP runner behind a resource, for its counters (None for other plug-ins)."""
+    ops = getattr(backend, "ops", None)
+    plugin = getattr(ops, "plugin", None)
+    return getattr(getattr(plugin, "hypervisor", None), "runner", None)
 
 
 async def _serve(server: Any) -> None:

@@ -48,6 +48,11 @@ class PSRPRunner:
         self._pool: Any = None
         self._bootstrap = bootstrap_text("psrp")
 
+    @property
+    def open_shells(self) -> int:
+        """Runspace pools this runner holds open on the host now (0 or 1)."""
+        return 0 if self._pool is None else 1
+
     def __repr__(self) -> str:
         return f"PSRPRunner({self.connection.endpoint!r}, transport={self.connection.transport!r})"
 

@@ -22,6 +22,7 @@ and prints one marker line. The envelope reaches it one of two ways, never on th
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import json
 import math
@@ -125,6 +126,15 @@ class WinRMRunner:
         self._lock = threading.Lock()
         self._protocol: Any = None
         self._shell: str | None = None
+        #: WS-Management exchanges sent (NTLM/Kerberos logon legs not counted), for metrics.
+        self.exchanges = 0
+        #: Failed invocations by the typed error they became, for metrics.
+        self.errors: collections.Counter[str] = collections.Counter()
+
+    @property
+    def open_shells(self) -> int:
+        """Shells this runner holds open on the host now (0 or 1)."""
+        return 0 if self._shell is None else 1
 
     def __repr__(self) -> str:
         return f"WinRMRunner({self.connection.endpoint!r}, transport={self.connection.transport!r})"
@@ -148,7 +158,16 @@ class WinRMRunner:
             options["ca_trust_path"] = c.ca_trust_path
         if c.transport == "certificate":
             options.update(cert_pem=c.client_certificate, cert_key_pem=c.client_key)
-        return Protocol(**options)
+        protocol = Protocol(**options)
+        # Every WS-Management request goes through send_message: count them there.
+        send = protocol.send_message
+
+        def counted(message: Any) -> Any:
+            self.exchanges += 1
+            return send(message)
+
+        protocol.send_message = counted  # type: ignore[method-assign]
+        return protocol
 
     def _ensure_protocol(self) -> Any:
         if self._protocol is None:
@@ -175,7 +194,11 @@ class WinRMRunner:
         envelope = json.dumps({"script": script, "params": params}, ensure_ascii=True)
         with self._lock:
             stdout, stderr = self._run(envelope)
-        return outcome_of(stdout, stderr)
+        try:
+            return outcome_of(stdout, stderr)
+        except HypervisorError as exc:  # the script's own failure, by the typed error it maps to
+            self.errors[type(exc).__name__] += 1
+            raise
 
     def _run(self, envelope: str) -> tuple[bytes, bytes]:
         from winrm.exceptions import WinRMTransportError, WSManFaultError
@@ -294,7 +317,7 @@ class WinRMRunner:
     def _map(self, exc: BaseException) -> HypervisorError:
         from winrm.exceptions import InvalidCredentialsError, WinRMTransportError, WSManFaultError
 
-        return map_transport_error(
+        mapped = map_transport_error(
             exc,
             self.connection.host,
             "WinRM",
@@ -302,3 +325,5 @@ class WinRMRunner:
             fault=(exc.wsman_fault_code or exc.code) if isinstance(exc, WSManFaultError) else None,
             transport=exc.code if isinstance(exc, WinRMTransportError) else None,
         )
+        self.errors[type(mapped).__name__] += 1
+        return mapped

@@ -22,6 +22,7 @@ are the same whatever the frontend:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -82,6 +83,10 @@ class Operations:
         self._hv = self.plugin.hypervisor
         self._name = self._hv.name
         self._locks = VmLocks()
+        #: Storage copies running now, and bytes copied so far (for metrics).
+        self.copies_in_flight = 0
+        self.copied_bytes = 0
+        self._copy_counts = threading.Lock()
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -441,7 +446,16 @@ class Operations:
                     raise VolumeNotFoundError(source) from None
                 raise
 
-        return self._files("copy_file", copy)
+        with self._copy_counts:
+            self.copies_in_flight += 1
+        copied = 0
+        try:
+            copied = self._files("copy_file", copy)
+            return copied
+        finally:
+            with self._copy_counts:
+                self.copies_in_flight -= 1
+                self.copied_bytes += copied
 
     def move_file(self, source: str, target: str) -> None:
         """Copy, then delete the source."""

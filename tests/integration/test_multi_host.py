@@ -260,3 +260,49 @@ def test_metrics_are_scraped_and_parsed_by_prometheus_own_parser(tmp_path: Path)
     histogram = [s for s in families["cshyperv_request_duration_seconds"].samples if s.name.endswith("_count")]
     assert {(s.labels["host"], s.labels["command"]): s.value for s in histogram}[("hv01", "CheckHealthCommand")] == 3
     assert families["cshyperv_hosts"].samples[0].value == 2
+
+
+def test_winrm_and_copy_metrics_per_host(tmp_path: Path) -> None:
+    """A Hyper-V host behind the loopback WinRM endpoint (NTLM) and a simulated host that copies a
+    template: exchanges, open shells and copied bytes show up under each host's name."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from cshyperv.frontends.metrics import AgentMetrics
+    from cshyperv.simulator import seed_disk
+    from cshyperv.testing.hyperv_host import SimulatedHyperVHost
+    from cshyperv.testing.scenario import Scenario
+    from cshyperv.testing.wsman import LoopbackWSManServer
+
+    scenario = Scenario()
+    seed_disk(tmp_path / "state" / "sim01" / "simulator.db", scenario.secondary_template_unc, 2**20)
+    secret = tmp_path / "winrm.pw"
+    secret.write_text("W1nRM-metrics")
+    os.chmod(secret, 0o600)
+    metrics = AgentMetrics()
+    simulated = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "hv.db"))
+    with LoopbackWSManServer(simulated.invoke, username="svc", password="W1nRM-metrics") as endpoint:
+        path = tmp_path / "agent.toml"
+        path.write_text(
+            config_text(tmp_path, {"sim01": "127.0.0.2"})
+            + f'\n[[host]]\nname = "hv01"\nlisten = "127.0.0.3:0"\nhypervisor = "hyperv"\n[host.settings]\n'
+            f'url = "{endpoint.url}"\nusername = "svc"\npassword_file = "{secret}"\n'
+        )
+        with MultiHostAgent(path, builder=build_host, metrics=metrics) as agent:
+            with DirectConnectClient("127.0.0.3", agent.port("hv01")) as client:
+                client.host_vm_states()
+                client.host_vm_states()
+            with DirectConnectClient("127.0.0.2", agent.port("sim01")) as client:
+                assert client.execute(scenario.copy_template_to_primary()).result
+            text = metrics.exposition().decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("cshyperv_winrm_exchanges_total", (("host", "hv01"),))] >= 2 * 3
+    assert samples[("cshyperv_winrm_open_shells", (("host", "hv01"),))] == 1
+    template = SimulatorHypervisor(tmp_path / "state" / "sim01" / "simulator.db").files.local(
+        scenario.secondary_template_unc
+    )
+    assert samples[("cshyperv_copied_bytes_total", (("host", "sim01"),))] == template.stat().st_size
+    assert samples[("cshyperv_copies_in_flight", (("host", "sim01"),))] == 0
