@@ -20,6 +20,7 @@ import pytest
 
 from cshyperv.client import DirectConnectClient
 from cshyperv.commands import CheckHealthCommand
+from cshyperv.errors import CSHyperVError
 from cshyperv.frontends.agent_config import HostConfig
 from cshyperv.frontends.multi_host import MultiHostAgent, build_host
 from cshyperv.resource import ServerResource
@@ -306,3 +307,70 @@ def test_winrm_and_copy_metrics_per_host(tmp_path: Path) -> None:
     )
     assert samples[("cshyperv_copied_bytes_total", (("host", "sim01"),))] == template.stat().st_size
     assert samples[("cshyperv_copies_in_flight", (("host", "sim01"),))] == 0
+
+
+def test_one_hyperv_hosts_winrm_stall_and_faults_do_not_reach_another(tmp_path: Path) -> None:
+    """Two Hyper-V hosts, each behind its own loopback WinRM endpoint (NTLM): hv01's host stops
+    answering, then fails every request; hv02 is polled meanwhile and answers every time."""
+    from cshyperv.testing.hyperv_host import SimulatedHyperVHost
+    from cshyperv.testing.wsman import LoopbackWSManServer
+
+    gate = threading.Event()
+    stalled = threading.Event()
+    first = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "hv01.db"))
+    second = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "hv02.db"))
+
+    def stalling(script: str, params: Any) -> Any:
+        if not gate.is_set():
+            stalled.set()
+            assert gate.wait(120), "the test never let hv01's host answer"
+        return first.invoke(script, params)
+
+    secret = tmp_path / "winrm.pw"
+    secret.write_text("W1nRM-isolation")
+    os.chmod(secret, 0o600)
+    with (
+        LoopbackWSManServer(stalling, username="svc", password="W1nRM-isolation") as one,
+        LoopbackWSManServer(second.invoke, username="svc", password="W1nRM-isolation") as two,
+    ):
+        path = tmp_path / "agent.toml"
+        text = f'[defaults]\nhypervisor = "hyperv"\nstate_dir = "{tmp_path / "state"}"\nworkers = 2\n'
+        for name, address, endpoint in (("hv01", "127.0.0.2", one), ("hv02", "127.0.0.3", two)):
+            text += (
+                f'[[host]]\nname = "{name}"\nlisten = "{address}:0"\n[host.settings]\nurl = "{endpoint.url}"\n'
+                f'username = "svc"\npassword_file = "{secret}"\n'
+            )
+        path.write_text(text)
+        with MultiHostAgent(path, builder=build_host) as agent:
+            stuck = []
+            outcomes: list[str] = []
+
+            def poll_hv01() -> None:
+                client = DirectConnectClient("127.0.0.2", agent.port("hv01"), timeout=180)
+                try:
+                    client.host_vm_states()
+                    outcomes.append("answered")
+                except CSHyperVError:  # a failed Answer once the host fails: an answer all the same
+                    outcomes.append("failed answer")
+
+            for _ in range(3):
+                thread = threading.Thread(target=poll_hv01, daemon=True)
+                thread.start()
+                stuck.append(thread)
+            assert stalled.wait(60), "hv01's host was never asked"
+            with DirectConnectClient("127.0.0.3", agent.port("hv02"), timeout=60) as other:
+                for _ in range(5):
+                    assert other.host_vm_states() == {}
+                # hv01's host now fails every exchange (HTTP 500): hv02 is still unaffected.
+                for _ in range(20):
+                    one.inject("*", "500")
+                gate.set()
+                for thread in stuck:
+                    thread.join(120)
+                    assert not thread.is_alive()
+                for _ in range(5):
+                    assert other.host_vm_states() == {}
+            assert len(outcomes) == 3
+            with DirectConnectClient("127.0.0.2", agent.port("hv01"), timeout=60) as client:
+                answer = client.execute(CheckHealthCommand())
+                assert answer.result  # CheckHealth does not need the host
