@@ -240,8 +240,9 @@ class SetupAnswer(Answer):
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.SetupAnswer"
 
-    # A real Java field here (a boolean, so False when absent); Answer only declares it for legacy agents.
-    reconnect: bool | None = jfield("_reconnect", default=False)
+    # Declared here, as Java declares it (a boolean, so False when absent); Gson writes a
+    # subclass's own fields first, so ``_reconnect`` leads the object.
+    reconnect: bool = jfield("_reconnect", default=False)
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -211,6 +211,10 @@ def test_host_level_nops(resource: ServerResource) -> None:
         assert answer.result and type(answer).__name__ == answer_name
     setup = json.loads(encode_answers([resource.execute(SetupCommand())]))[0]["com.cloud.agent.api.SetupAnswer"]
     assert setup["_reconnect"] is False and setup["details"] == "success - NOP"
+    assert next(iter(setup)) == "_reconnect", "Java declares _reconnect on SetupAnswer: Gson writes it first"
+    for command in (MaintainCommand(), PingCommand(host_type=HostType.Routing)):
+        ((_, body),) = json.loads(encode_answers([resource.execute(command)]))[0].items()
+        assert "_reconnect" not in body, f"{type(command).__name__}'s answer has no _reconnect in Java"
     host = resource.execute(GetHostStatsCommand(host_id=5))
     assert host.result and host.host_stats.total_memory_kbs == 128 * 1024 * 1024  # type: ignore[attr-defined]
 
