@@ -14,7 +14,7 @@ import attrs
 from cshyperv.commands.enums import HostType, HypervisorType, StoragePoolType, StorageResourceType
 from cshyperv.commands.to import HostTO
 from cshyperv.commands.values import HostStatsEntry, HostVmStateReportEntry, StoragePoolInfo, TemplateProp
-from cshyperv.wire._model import Answer, Command, JInt, JLong, JsonObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JLong, JsonObject, jfield
 
 __all__ = [
     "CheckHealthAnswer",

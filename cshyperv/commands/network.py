@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import attrs
 
-from cshyperv.wire._model import Answer, Command, JInt, JsonObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JsonObject, jfield
 
 __all__ = [
     "CheckNetworkAnswer",
