@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cshyperv.wire import Codec  # noqa: E402
-from cshyperv.wire._json import HAVE_ORJSON  # noqa: E402
+from cshyperv.wire import HAVE_ORJSON, Codec  # noqa: E402
 from cshyperv.wire.schema import SchemaValidator  # noqa: E402
 
 START = "com.cloud.agent.api.StartCommand"

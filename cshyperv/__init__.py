@@ -7,6 +7,7 @@ The public API is re-exported here; the subpackages hold the rest:
 
 from importlib import metadata as _metadata
 
+import cshyperv.commands  # noqa: F401 - the model registers itself with the wire engine
 from cshyperv.errors import CSHyperVError, WireError
 from cshyperv.wire import (
     Codec,

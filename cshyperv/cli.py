@@ -14,8 +14,7 @@ from typing import Any, BinaryIO
 import click
 
 from cshyperv.errors import WireError, format_path
-from cshyperv.wire import Codec
-from cshyperv.wire._registry import builtin_registry
+from cshyperv.wire import Codec, builtin_registry
 from cshyperv.wire.schema import SchemaValidator, build_schema, type_kind
 
 __all__ = ["main"]

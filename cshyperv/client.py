@@ -24,8 +24,7 @@ from typing import Any
 from cshyperv.commands.enums import PowerState
 from cshyperv.commands.generic import UnsupportedAnswer
 from cshyperv.errors import WireError
-from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, Codec
-from cshyperv.wire._model import Answer, Command
+from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, Answer, Codec, Command
 
 __all__ = ["DirectConnectClient"]
 

@@ -34,6 +34,7 @@
     ├── ConfigError (ValueError)            an agent config file is wrong; names the file, host and key
     ├── ExtensionError                      a bad Extensions payload or host configuration
     ├── StorageURLError (ValueError)        a storage location (URL, UNC path) that cannot be parsed
+    ├── CheckSkipped                        a conformance check that does not apply to a plug-in
     └── StorageError (OSError)              a storage location could not be used; ``.errno`` set
         ├── StorageAuthenticationError (PermissionError)  the server refused the credentials
         ├── StorageConnectionError (ConnectionError)      the server is unreachable or went away
@@ -57,6 +58,7 @@ from typing import Any
 
 __all__ = [
     "CSHyperVError",
+    "CheckSkipped",
     "CheckpointNotFoundError",
     "ChecksumMismatchError",
     "ConfigError",
@@ -355,6 +357,11 @@ class ConfigError(CSHyperVError, ValueError):
 class ExtensionError(CSHyperVError):
     """A payload or configuration problem of the Extensions executable; the message is shown to
     the CloudStack admin."""
+
+
+class CheckSkipped(CSHyperVError):
+    """A conformance check that does not apply to the plug-in (a capability it does not
+    declare); the message says why. Raised by :mod:`cshyperv.testing.conformance`."""
 
 
 class StorageURLError(CSHyperVError, ValueError):

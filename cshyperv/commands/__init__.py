@@ -428,3 +428,34 @@ __all__ = [
     "VolumeTO",
     "VolumeType",
 ]
+
+
+def _register() -> None:
+    # The model registers itself with the generic engine (which names no model package).
+    import sys
+
+    from cshyperv.wire import register_model
+
+    names = (
+        "enums",
+        "generic",
+        "values",
+        "to",
+        "storage_to",
+        "host",
+        "vm",
+        "network",
+        "storage",
+        "storage_subsystem",
+        "snapshots",
+        "scaling",
+        "nics",
+        "stats",
+        "configdrive",
+        "network_rules",
+        "pool_migration",
+    )
+    register_model([sys.modules[f"{__name__}.{name}"] for name in names], power_state=PowerState)
+
+
+_register()

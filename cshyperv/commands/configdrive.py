@@ -12,7 +12,7 @@ from typing import ClassVar
 import attrs
 
 from cshyperv.commands.enums import NetworkElementLocation
-from cshyperv.wire._model import Answer, Command, DataStoreTO, JInt, jfield
+from cshyperv.wire import Answer, Command, DataStoreTO, JInt, jfield
 
 __all__ = [
     "AttachIsoAnswer",

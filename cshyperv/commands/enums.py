@@ -6,7 +6,7 @@ decodes to a pseudo-member instead of failing, and is written back unchanged.
 
 from __future__ import annotations
 
-from cshyperv.wire._model import JavaEnum
+from cshyperv.wire import JavaEnum
 
 __all__ = [
     "BootloaderType",

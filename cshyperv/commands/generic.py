@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from cshyperv.wire._model import Answer, Command
+from cshyperv.wire import Answer, Command
 
 __all__ = ["Answer", "Command", "UnsupportedAnswer"]
 

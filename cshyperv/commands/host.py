@@ -14,7 +14,7 @@ import attrs
 from cshyperv.commands.enums import HostType, HypervisorType, StoragePoolType, StorageResourceType
 from cshyperv.commands.to import HostTO
 from cshyperv.commands.values import HostStatsEntry, HostVmStateReportEntry, StoragePoolInfo, TemplateProp
-from cshyperv.wire._model import Answer, Command, JInt, JLong, JsonObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JLong, JsonObject, jfield
 
 __all__ = [
     "CheckHealthAnswer",
@@ -240,8 +240,9 @@ class SetupAnswer(Answer):
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.SetupAnswer"
 
-    # A real Java field here (a boolean, so False when absent); Answer only declares it for legacy agents.
-    reconnect: bool | None = jfield("_reconnect", default=False)
+    # Declared here, as Java declares it (a boolean, so False when absent); Gson writes a
+    # subclass's own fields first, so ``_reconnect`` leads the object.
+    reconnect: bool = jfield("_reconnect", default=False)
 
 
 @attrs.frozen(kw_only=True, slots=False)

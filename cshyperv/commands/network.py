@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import attrs
 
-from cshyperv.wire._model import Answer, Command, JInt, JsonObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JsonObject, jfield
 
 __all__ = [
     "CheckNetworkAnswer",
@@ -36,8 +36,9 @@ class CheckNetworkAnswer(Answer):
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.CheckNetworkAnswer"
 
-    # A real Java field here (a boolean, so False when absent); Answer only declares it for legacy agents.
-    reconnect: bool | None = jfield("_reconnect", default=False)
+    # Declared here, as Java declares it (a boolean, so False when absent); Gson writes a
+    # subclass's own fields first, so ``_reconnect`` leads the object.
+    reconnect: bool = jfield("_reconnect", default=False)
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -8,7 +8,7 @@ import attrs
 
 from cshyperv.commands.enums import PvlanSetupType, SecurityGroupFailureReason
 from cshyperv.commands.to import NicTO, VirtualMachineTO
-from cshyperv.wire._model import Answer, Command, JInt, JLong, WireObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JLong, WireObject, jfield
 
 __all__ = [
     "CheckStateCommand",

@@ -8,7 +8,7 @@ import attrs
 
 from cshyperv.commands.enums import VirtualMachineType
 from cshyperv.commands.to import NicTO
-from cshyperv.wire._model import Answer, Command
+from cshyperv.wire import Answer, Command
 
 __all__ = [
     "GetVmIpAddressCommand",

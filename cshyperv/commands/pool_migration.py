@@ -9,7 +9,7 @@ import attrs
 from cshyperv.commands.storage import StorageNfsVersionCommand
 from cshyperv.commands.storage_to import VolumeObjectTO
 from cshyperv.commands.to import StorageFilerTO, VolumeTO
-from cshyperv.wire._model import Answer, Command, DataTO, JLong, jfield
+from cshyperv.wire import Answer, Command, DataTO, JLong, jfield
 
 __all__ = [
     "CopyVolumeAnswer",

@@ -11,7 +11,7 @@ from typing import ClassVar
 import attrs
 
 from cshyperv.commands.to import StorageFilerTO, VirtualMachineTO
-from cshyperv.wire._model import Answer, Command, JByte, JInt, JLong, jfield
+from cshyperv.wire import Answer, Command, JByte, JInt, JLong, jfield
 
 __all__ = [
     "ResizeVolumeAnswer",

@@ -15,7 +15,7 @@ from cshyperv.commands.enums import PowerState, VirtualMachineState, VMSnapshotT
 from cshyperv.commands.storage import StorageNfsVersionCommand
 from cshyperv.commands.storage_to import SnapshotObjectTO, VolumeObjectTO
 from cshyperv.commands.to import S3TO, StorageFilerTO
-from cshyperv.wire._model import Answer, Command, DataTO, JLong, JsonObject, WireObject, jfield
+from cshyperv.wire import Answer, Command, DataTO, JLong, JsonObject, WireObject, jfield
 
 __all__ = [
     "BackupSnapshotAnswer",

@@ -12,7 +12,7 @@ import attrs
 
 from cshyperv.commands.enums import StoragePoolType
 from cshyperv.commands.values import VmDiskStatsEntry, VmNetworkStatsEntry, VolumeStatsEntry
-from cshyperv.wire._model import Answer, Command, JLong, jfield
+from cshyperv.wire import Answer, Command, JLong, jfield
 
 __all__ = [
     "GetVmDiskStatsAnswer",

@@ -15,7 +15,7 @@ from cshyperv.commands.enums import ImageFormat, StoragePoolType, VolumeType
 from cshyperv.commands.storage_to import VolumeObjectTO
 from cshyperv.commands.to import DiskProfile, StorageFilerTO, VirtualMachineTO, VolumeTO
 from cshyperv.commands.values import StoragePoolInfo, TemplateProp
-from cshyperv.wire._model import Answer, Command, DataStoreTO, DataTO, JLong, jfield
+from cshyperv.wire import Answer, Command, DataStoreTO, DataTO, JLong, jfield
 
 __all__ = [
     "AbstractDownloadCommand",

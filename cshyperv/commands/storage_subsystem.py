@@ -12,7 +12,7 @@ from typing import ClassVar
 import attrs
 
 from cshyperv.commands.to import DiskTO
-from cshyperv.wire._model import Answer, Command, DataTO, JInt, JLong, jfield
+from cshyperv.wire import Answer, Command, DataTO, JInt, JLong, jfield
 
 __all__ = [
     "AttachAnswer",

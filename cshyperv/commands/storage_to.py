@@ -20,7 +20,7 @@ from cshyperv.commands.enums import (
     StoragePoolType,
     VolumeType,
 )
-from cshyperv.wire._model import DataStoreTO, DataTO, JByte, JInt, JLong, JsonObject, WireObject, jfield
+from cshyperv.wire import DataStoreTO, DataTO, JByte, JInt, JLong, JsonObject, WireObject, jfield
 
 __all__ = [
     "DownloadableObjectTO",

@@ -19,7 +19,7 @@ from cshyperv.commands.enums import (
     VirtualMachineType,
     VolumeType,
 )
-from cshyperv.wire._model import DataStoreTO, DataTO, JDouble, JInt, JLong, JsonObject, WireObject, jfield
+from cshyperv.wire import DataStoreTO, DataTO, JDouble, JInt, JLong, JsonObject, WireObject, jfield
 
 __all__ = [
     "S3TO",

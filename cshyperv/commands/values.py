@@ -7,7 +7,7 @@ from typing import ClassVar
 import attrs
 
 from cshyperv.commands.enums import PowerState, StoragePoolType
-from cshyperv.wire._model import JDouble, JInt, JLong, JsonObject, WireObject, jfield
+from cshyperv.wire import JDouble, JInt, JLong, JsonObject, WireObject, jfield
 
 __all__ = [
     "HostStatsEntry",

@@ -14,7 +14,7 @@ import attrs
 from cshyperv.commands.enums import PowerState
 from cshyperv.commands.to import NicTO, VirtualMachineTO
 from cshyperv.commands.values import NicDetails, VmStatsEntry
-from cshyperv.wire._model import Answer, Command, JInt, JLong, JsonObject, jfield
+from cshyperv.wire import Answer, Command, JInt, JLong, JsonObject, jfield
 
 __all__ = [
     "AttachIsoCommand",

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
 
 from cshyperv import deadline
 from cshyperv.errors import (
@@ -62,7 +61,6 @@ from cshyperv.simulator.seed import files_root_for
 __all__ = ["HostProfile", "SimulatorHypervisor", "create"]
 
 GiB = 1024**3
-_SPEC = cattrs.Converter()
 
 FaultHook = Callable[[str, tuple[Any, ...]], "BaseException | None"]
 """Called before each operation with its name and arguments; an exception returned is raised."""
@@ -85,13 +83,33 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _fingerprint(spec: VmSpec) -> dict[str, Any]:
-    # What must match for a second create of the same name to be "the same VM". Boot arguments,
-    # notes and details may legitimately differ between retries (CloudStack regenerates some).
-    data: dict[str, Any] = _SPEC.unstructure(spec)
-    for key in ("boot_args", "user_data", "notes", "details", "uuid"):
-        data.pop(key, None)
-    return data
+def _fingerprint(spec: VmSpec) -> str:
+    """What must match for a second create of the same name to be "the same VM", as one string.
+
+    Boot arguments, user data, notes, details and the CloudStack uuid may legitimately differ
+    between retries (CloudStack regenerates some), so they are left out. Written field by field:
+    a generic unstructure of the spec costs more than the whole wire decode of a StartCommand.
+    """
+    disks = [
+        [d.kind.value, d.path, d.template_path, d.size_bytes, d.differencing, d.position, d.controller, d.volume_id]
+        for d in spec.disks
+    ]
+    nics = [[n.mac, n.switch, n.vlan, n.device_id, n.rate_mbps, n.network_name] for n in spec.nics]
+    return json.dumps(
+        [
+            spec.name,
+            spec.cpus,
+            spec.cpu_speed_mhz,
+            spec.memory_bytes,
+            spec.min_memory_bytes,
+            spec.generation,
+            spec.secure_boot,
+            spec.secure_boot_template,
+            spec.vm_path,
+            disks,
+            nics,
+        ]
+    )
 
 
 class SimulatorHypervisor:
@@ -186,13 +204,13 @@ class SimulatorHypervisor:
             raise VmNotFoundError(name)
         return row
 
-    def _info(self, db: sqlite3.Connection, row: sqlite3.Row) -> VmInfo:
+    def _info(self, db: sqlite3.Connection, row: sqlite3.Row, state: VmState | None = None) -> VmInfo:
         disks = db.execute("SELECT path, kind FROM vm_disks WHERE vm = ? ORDER BY position, path", (row["name"],))
         disk_rows = disks.fetchall()
         nics = db.execute("SELECT * FROM vm_nics WHERE vm = ? ORDER BY device_id, mac", (row["name"],)).fetchall()
         return VmInfo(
             name=row["name"],
-            state=VmState(row["state"]),
+            state=state or VmState(row["state"]),
             uuid=row["uuid"],
             cpus=row["cpus"],
             memory_bytes=row["memory_bytes"],
@@ -285,7 +303,7 @@ class SimulatorHypervisor:
                     spec.generation,
                     spec.cpus,
                     spec.memory_bytes,
-                    json.dumps(_SPEC.unstructure(spec)),
+                    _fingerprint(spec),
                     spec.notes,
                     time.time(),
                 ),
@@ -314,8 +332,7 @@ class SimulatorHypervisor:
 
     @staticmethod
     def _same_spec(row: sqlite3.Row, spec: VmSpec) -> bool:
-        stored = _fingerprint(_SPEC.structure(json.loads(row["spec"]), VmSpec))
-        return json.dumps(stored, sort_keys=True) == json.dumps(_fingerprint(spec), sort_keys=True)
+        return bool(row["spec"] == _fingerprint(spec))
 
     def start_vm(self, name: str) -> VmInfo:
         self._enter("start_vm", name)
@@ -328,7 +345,8 @@ class SimulatorHypervisor:
                 db.execute(
                     "UPDATE vms SET state = ?, started = ? WHERE name = ?", (VmState.RUNNING.value, time.time(), name)
                 )
-            return self._info(db, self._own_vm(db, name))
+            # Only the state changed: no need to read the row again.
+            return self._info(db, row, state=VmState.RUNNING)
 
     def stop_vm(self, name: str, *, force: bool = False) -> None:
         self._enter("stop_vm", name, force)

@@ -37,6 +37,7 @@ import attrs
 
 from cshyperv import deadline
 from cshyperv.errors import (
+    CheckSkipped,
     CSHyperVError,
     HypervisorError,
     OperationTimeoutError,
@@ -92,10 +93,6 @@ __all__ = [
 
 MiB = 1024 * 1024
 T = TypeVar("T")
-
-
-class CheckSkipped(Exception):
-    """The check does not apply to this plug-in (the message says why)."""
 
 
 def spec(name: str | None = None, **changes: Any) -> VmSpec:

@@ -17,9 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from cshyperv.wire._codec import TypeInfo, field_specs
-from cshyperv.wire._model import OpaqueTO, WireObject
-from cshyperv.wire._registry import Registry, builtin_registry
+from cshyperv.wire import OpaqueTO, Registry, TypeInfo, WireObject, builtin_registry, field_specs
 
 __all__ = ["json_values", "schema_documents", "text_values", "wire_objects"]
 

@@ -18,6 +18,10 @@ path (``$.vm.nics[0].mac``) and never the offending value.
 
 The module-level functions use a codec over the built-in registry; build a :class:`Codec` to
 register plug-in classes (:class:`Registry`) or to validate against the JSON Schemas.
+
+Declaring wire classes of your own takes only public names: ``jfield`` and the Java number types
+``JByte``/``JInt``/``JLong``/``JDouble`` and ``JsonObject``; ``field_specs`` and ``TypeInfo``
+describe a class's members as the codec sees them (for test strategies and tools).
 """
 
 from cshyperv.wire._api import (
@@ -36,6 +40,8 @@ from cshyperv.wire._api import (
     encode_vm_states,
     parse_json,
 )
+from cshyperv.wire._codec import FieldSpec, TypeInfo, field_specs
+from cshyperv.wire._json import HAVE_ORJSON
 from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits
 from cshyperv.wire._model import (
     Answer,
@@ -43,13 +49,18 @@ from cshyperv.wire._model import (
     DataStoreTO,
     DataTO,
     JavaEnum,
+    JByte,
+    JDouble,
+    JInt,
+    JLong,
+    JsonObject,
     OpaqueTO,
     WireObject,
     jfield,
     wire_key,
 )
 from cshyperv.wire._redaction import redact_secrets
-from cshyperv.wire._registry import Registry, builtin_registry
+from cshyperv.wire._registry import Registry, builtin_registry, register_model
 
 __all__ = [
     "Answer",
@@ -59,11 +70,19 @@ __all__ = [
     "DataStoreTO",
     "DataTO",
     "DecodeLimits",
+    "FieldSpec",
+    "HAVE_ORJSON",
     "HOST_VM_STATE_REPORT_FQCN",
+    "JByte",
+    "JDouble",
+    "JInt",
+    "JLong",
     "JavaEnum",
+    "JsonObject",
     "OpaqueTO",
     "Registry",
     "STARTUP_FQCN",
+    "TypeInfo",
     "WireObject",
     "builtin_registry",
     "decode",
@@ -76,8 +95,10 @@ __all__ = [
     "encode_answers",
     "encode_commands",
     "encode_vm_states",
+    "field_specs",
     "jfield",
     "parse_json",
     "redact_secrets",
+    "register_model",
     "wire_key",
 ]

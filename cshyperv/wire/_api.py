@@ -153,8 +153,7 @@ class Codec:
 
     def decode_vm_states(self, data: Data | Any) -> dict[str, Any]:
         """Decode the HostVmStateReport reply ``[{"i-2-17-VM": "PowerOn"}, ...]`` to a dict."""
-        from cshyperv.commands.enums import PowerState
-
+        state_type: Any = self.registry.power_state or str
         document = self._loads(data)
         if type(document) is not list:
             raise WireTypeError(f"expected an array, got {json_type_name(document)}")
@@ -165,7 +164,7 @@ class Codec:
             for name, state in element.items():
                 if type(state) is not str:
                     raise WireTypeError(f"expected a string, got {json_type_name(state)}").at(name).at(index)
-                states[name] = PowerState(state)
+                states[name] = state_type(state)
         return states
 
     # -- encoding ----------------------------------------------------------------------------

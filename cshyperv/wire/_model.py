@@ -269,13 +269,14 @@ class Answer(Command):
 
     FQCN: ClassVar[str] = "com.cloud.agent.api.Answer"
     CLOSED: ClassVar[bool] = True
+    LEGACY_MEMBERS: ClassVar[Mapping[str, Any]] = {"_reconnect": {"type": "boolean"}}
+    """Members the legacy C# agent wrote on plain Answers (Ping) and Java ignores: the schema
+    accepts them, decoding keeps them as unknown members, nothing here writes them."""
 
     result: bool = True
     details: str | None = None
-    # Not a field of Java's Answer: the legacy C# agent wrote it on plain Answers (to PingCommand
-    # and PingRoutingCommand) and Java ignores it. Declared so that the closed answer schemas accept
-    # what legacy agents send; SetupAnswer and CheckNetworkAnswer really have it, default False.
-    reconnect: bool | None = jfield("_reconnect")
+    # No ``_reconnect`` here: Java declares it on SetupAnswer and CheckNetworkAnswer only (Gson
+    # drops it elsewhere); see LEGACY_MEMBERS.
 
 
 class DataTO:

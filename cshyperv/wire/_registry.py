@@ -1,53 +1,54 @@
 """FQCN <-> class registry.
 
-A :class:`Registry` maps Java class names to model classes. The built-in one lists every class in
-``cshyperv.commands``; plug-ins that add commands take a copy and register their own classes, then
-build a codec over it (``Codec(registry=...)``). Nothing here is global state: each call of
-:func:`builtin_registry` returns a new, independent registry.
+A :class:`Registry` maps Java class names to model classes. The built-in one lists every class of
+the model that registered itself with :func:`register_model` -- ``cshyperv.commands`` does so when
+it is imported (and ``import cshyperv`` imports it), so this generic engine names no model
+package. Plug-ins that add commands take a copy and register their own classes, then build a codec
+over it (``Codec(registry=...)``). Each call of :func:`builtin_registry` returns a new,
+independent registry.
 """
 
 from __future__ import annotations
 
-import importlib
+import enum
+import threading
 from collections.abc import Iterable, Iterator
-from functools import cache
+from types import ModuleType
 from typing import TypeVar
 
 from cshyperv.errors import UnknownTypeError
+from cshyperv.wire import _model
 from cshyperv.wire._model import WireObject
 
-__all__ = ["Registry", "builtin_registry"]
+__all__ = ["Registry", "builtin_registry", "register_model"]
 
 W = TypeVar("W", bound=type[WireObject])
 
-# The modules of cshyperv.commands, in the order their classes are listed.
-_BUILTIN_MODULES = (
-    "cshyperv.wire._model",
-    "cshyperv.commands.enums",
-    "cshyperv.commands.generic",
-    "cshyperv.commands.values",
-    "cshyperv.commands.to",
-    "cshyperv.commands.storage_to",
-    "cshyperv.commands.host",
-    "cshyperv.commands.vm",
-    "cshyperv.commands.network",
-    "cshyperv.commands.storage",
-    "cshyperv.commands.storage_subsystem",
-    "cshyperv.commands.snapshots",
-    "cshyperv.commands.scaling",
-    "cshyperv.commands.nics",
-    "cshyperv.commands.stats",
-    "cshyperv.commands.configdrive",
-    "cshyperv.commands.network_rules",
-    "cshyperv.commands.pool_migration",
-)
+_models: list[ModuleType] = [_model]
+_power_state: list[type[enum.Enum]] = []
+_built: list[tuple[type[WireObject], ...]] = []
+_lock = threading.Lock()
+
+
+def register_model(modules: Iterable[ModuleType], *, power_state: type[enum.Enum] | None = None) -> None:
+    """Add the model classes (with an ``FQCN`` of their own) defined in ``modules`` to every
+    built-in registry made from now on; ``power_state`` is the enum the HostVmStateReport reply
+    decodes to. Called once by ``cshyperv.commands``; a later module's class replaces an earlier
+    one under the same FQCN."""
+    with _lock:
+        _models.extend(m for m in modules if m not in _models)
+        if power_state is not None:
+            _power_state[:] = [power_state]
+        _built.clear()
 
 
 class Registry:
     """A mutable mapping from Java FQCN to model class."""
 
-    def __init__(self, classes: Iterable[type[WireObject]] = ()) -> None:
+    def __init__(self, classes: Iterable[type[WireObject]] = (), *, power_state: type[enum.Enum] | None = None) -> None:
         self._by_fqcn: dict[str, type[WireObject]] = {}
+        self.power_state = power_state
+        """The enum HostVmStateReport replies decode to (None: plain strings)."""
         for cls in classes:
             self.register(cls)
 
@@ -74,7 +75,7 @@ class Registry:
         return cls
 
     def copy(self) -> Registry:
-        return Registry(self._by_fqcn.values())
+        return Registry(self._by_fqcn.values(), power_state=self.power_state)
 
     def __contains__(self, fqcn: object) -> bool:
         return fqcn in self._by_fqcn
@@ -90,22 +91,26 @@ class Registry:
         return sorted(self._by_fqcn.items())
 
 
-@cache
 def _builtin_classes() -> tuple[type[WireObject], ...]:
-    found: dict[str, type[WireObject]] = {}
-    for name in _BUILTIN_MODULES:
-        module = importlib.import_module(name)
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, WireObject)
-                and value.__module__ == name
-                and value.__dict__.get("FQCN")
-            ):
-                found[value.__dict__["FQCN"]] = value
-    return tuple(found.values())
+    with _lock:
+        if _built:
+            return _built[0]
+        found: dict[str, type[WireObject]] = {}
+        for module in _models:
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, WireObject)
+                    and value.__module__ == module.__name__
+                    and value.__dict__.get("FQCN")
+                ):
+                    found[value.__dict__["FQCN"]] = value
+        _built.append(tuple(found.values()))
+        return _built[0]
 
 
 def builtin_registry() -> Registry:
-    """A new registry holding every class of cshyperv's own model."""
-    return Registry(_builtin_classes())
+    """A new registry holding every class of the registered model (see :func:`register_model`)."""
+    registry = Registry(_builtin_classes())
+    registry.power_state = _power_state[0] if _power_state else None
+    return registry

@@ -113,6 +113,9 @@ class _Builder:
                 properties.setdefault(old, {**nullable(schema), "x-cshyperv-same-as": spec.key})
             if spec.required:
                 required.append(spec.key)
+        for key, legacy in cls.__dict__.get("LEGACY_MEMBERS", {}).items():
+            # Written by older agents, ignored by Java: accepted on input, never declared or emitted.
+            properties.setdefault(key, {**nullable(legacy), "x-cshyperv-legacy": True})
         out: dict[str, Any] = {"type": "object", "title": cls.__name__}
         summary = _summary(cls)
         if summary:

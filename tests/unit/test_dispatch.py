@@ -105,3 +105,35 @@ def test_deadline_scopes_nest_and_never_extend() -> None:
         with deadline.deadline_scope(1):
             assert deadline.current_deadline() < outer  # type: ignore[operator]
     assert deadline.current_deadline() is None
+
+
+def test_a_handler_bug_is_logged_once_with_its_traceback_and_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    def boom(cmd: object) -> Answer:
+        raise RuntimeError("cifs://u:S3cretPW@h/s")
+
+    with caplog.at_level(logging.DEBUG, logger="cshyperv"):
+        Dispatcher({ReadyCommand: boom}).dispatch(ReadyCommand())
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(records) == 1 and "Traceback" in records[0].getMessage()
+    assert "S3cretPW" not in caplog.text
+
+
+def test_typed_failures_are_not_logged_as_bugs(caplog: pytest.LogCaptureFixture) -> None:
+    def missing(cmd: object) -> Answer:
+        raise VmNotFoundError("i-2-3-VM")
+
+    with caplog.at_level(logging.DEBUG, logger="cshyperv"):
+        Dispatcher({ReadyCommand: missing}).dispatch(ReadyCommand())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_failed_answers_have_the_registered_answer_class() -> None:
+    from cshyperv.commands import ReadyAnswer
+
+    def missing(cmd: object) -> Answer:
+        raise VmNotFoundError("i-2-3-VM")
+
+    dispatcher = Dispatcher()
+    dispatcher.register(ReadyCommand, missing, answer_type=ReadyAnswer)
+    answer = dispatcher.dispatch(ReadyCommand())
+    assert type(answer) is ReadyAnswer and not answer.result and answer.details == "VM 'i-2-3-VM' not found"

@@ -211,6 +211,10 @@ def test_host_level_nops(resource: ServerResource) -> None:
         assert answer.result and type(answer).__name__ == answer_name
     setup = json.loads(encode_answers([resource.execute(SetupCommand())]))[0]["com.cloud.agent.api.SetupAnswer"]
     assert setup["_reconnect"] is False and setup["details"] == "success - NOP"
+    assert next(iter(setup)) == "_reconnect", "Java declares _reconnect on SetupAnswer: Gson writes it first"
+    for command in (MaintainCommand(), PingCommand(host_type=HostType.Routing)):
+        ((_, body),) = json.loads(encode_answers([resource.execute(command)]))[0].items()
+        assert "_reconnect" not in body, f"{type(command).__name__}'s answer has no _reconnect in Java"
     host = resource.execute(GetHostStatsCommand(host_id=5))
     assert host.result and host.host_stats.total_memory_kbs == 128 * 1024 * 1024  # type: ignore[attr-defined]
 
@@ -377,3 +381,34 @@ def test_start_on_hyperv_is_one_powershell_invocation(
     assert sim.get_vm(scenario.vm_name).state.value == "Running"  # type: ignore[union-attr]
     assert hyperv.execute(scenario.stop()).result
     assert [entry["operation"] for entry in recorder.transcript][1:] == ["stop_vm"]
+
+
+def test_handle_request_holds_every_routing_rule(resource: ServerResource, scenario: Scenario) -> None:
+    """The transport-neutral entry: FQCN shape, the two pseudo-FQCNs, unknown classes, bad input."""
+    from cshyperv.resource import handle_request
+    from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, encode, encode_commands
+
+    def answer(fqcn: str, body: bytes, content_type: str | None = "application/json") -> tuple[dict, bool]:  # type: ignore[type-arg]
+        reply = handle_request(resource, fqcn, body, content_type)
+        return json.loads(reply.body), reply.ok
+
+    for bad in ("../../etc/passwd", "", "a/b", "x" * 301):
+        (doc, ok) = answer(bad, b"{}")
+        assert (
+            not ok and doc[0]["com.cloud.agent.api.Answer"]["details"] == "the request path does not name a Java class"
+        )
+    doc, ok = answer("com.cloud.agent.api.NoSuchCommand", b"not even json")
+    assert not ok and doc[0]["com.cloud.agent.api.UnsupportedAnswer"]["result"] is False
+    doc, ok = answer("com.cloud.agent.api.ReadyCommand", b"{}", "text/plain")
+    assert not ok and "content type" in doc[0]["com.cloud.agent.api.Answer"]["details"]
+    doc, ok = answer("com.cloud.agent.api.ReadyCommand", b'{"hostId": "five"}')
+    ((_, failed),) = doc[0].items()
+    assert not ok and "$.hostId" in failed["details"]
+    doc, ok = answer("com.cloud.agent.api.ReadyCommand", encode(scenario.ready()), None)
+    assert ok and doc[0]["com.cloud.agent.api.ReadyAnswer"]["result"] is True
+    doc, ok = answer(STARTUP_FQCN, encode_commands(scenario.startup()))
+    assert ok and "com.cloud.agent.api.StartupRoutingCommand" in doc[0]
+    doc, ok = answer(HOST_VM_STATE_REPORT_FQCN, b"{}")
+    assert ok and doc == []
+    doc, ok = answer(STARTUP_FQCN, b"[]")
+    assert not ok and doc[0]["com.cloud.agent.api.Answer"]["result"] is False

@@ -96,3 +96,24 @@ def test_add_disk_seeds_a_template_a_vm_can_use(tmp_path: Path) -> None:
     assert sim.get_vm("a").disks == ("D:\\VMs\\a.vhdx",)  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         sim.add_disk(template, 0)
+
+
+def test_a_retried_create_is_the_same_vm_unless_the_configuration_differs(tmp_path: Path) -> None:
+    """Boot arguments, user data and notes may change between CloudStack's retries; CPUs, memory,
+    disks and NICs may not."""
+    from cshyperv.errors import VmAlreadyExistsError
+    from cshyperv.hypervisor import NicSpec
+
+    sim = SimulatorHypervisor(tmp_path / "s.db")
+    spec = VmSpec(name="a", nics=(NicSpec(mac="02:00:00:00:00:01", vlan=10),), boot_args="x=1")
+    first = sim.create_vm(spec)
+    import attrs
+
+    assert sim.create_vm(attrs.evolve(spec, boot_args="x=2", user_data="u", notes="n")).uuid == first.uuid
+    for changed in (
+        attrs.evolve(spec, cpus=2),
+        attrs.evolve(spec, memory_bytes=spec.memory_bytes * 2),
+        attrs.evolve(spec, nics=(NicSpec(mac="02:00:00:00:00:01", vlan=11),)),
+    ):
+        with pytest.raises(VmAlreadyExistsError):
+            sim.create_vm(changed)
