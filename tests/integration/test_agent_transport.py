@@ -195,6 +195,20 @@ def test_silent_connection_is_cut_before_the_handshake(tmp_path: Path) -> None:
         sock.close()
 
 
+def test_failed_handshakes_give_their_slot_back(tmp_path: Path) -> None:
+    """Plain HTTP to the TLS port and garbage fail the handshake at once; each slot is freed."""
+    with agent(tmp_path, limits=TransportLimits(header_timeout=120, max_connections=2)) as server:
+        for garbage in (f"POST {READY} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), b"\x16\x03\x01\x00\x05hello", b"\0" * 64):
+            for _ in range(3):
+                sock = raw(server.port)
+                sock.sendall(garbage)
+                assert closed_by_agent(sock)
+                sock.close()
+                assert until(lambda: server.guard.open == 0)
+        status, _ = post(server.port, READY, b"{}")
+        assert status == 200 and server.guard.cut == 0
+
+
 def trickle(sock: socket.socket, data: bytes, *, pause: float = 0.05, limit: int = 2000) -> bool:
     """Send ``data`` a byte at a time; True when the agent cut the connection before it was all sent."""
     for index in range(min(len(data), limit)):
@@ -391,6 +405,7 @@ def test_client_ca_requires_a_client_certificate_it_signed(tmp_path: Path) -> No
             with pytest.raises((OSError, http.client.HTTPException)):
                 post(server.port, READY, b'{"_details": "x"}', context=context)
         assert server.app.backend.executed == []  # type: ignore[attr-defined]
+        assert until(lambda: server.guard.open == 0)
         good = (str(pki["client"]), str(pki["client-key"]))
         with DirectConnectClient("127.0.0.1", server.port, client_cert=good, timeout=WAIT_S) as client:
             assert client.execute(ReadyCommand(details="mutual")).details == "mutual"
