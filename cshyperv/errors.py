@@ -32,6 +32,7 @@
     │                                       ``.cause_type`` names it, the traceback is logged once
     ├── PluginError (LookupError)           no such hypervisor plug-in, or it failed to load
     ├── ConfigError (ValueError)            an agent config file is wrong; names the file, host and key
+    ├── TLSConfigError                      the agent's certificate, key, client CA or state directory is unusable
     ├── ExtensionError                      a bad Extensions payload or host configuration
     ├── StorageURLError (ValueError)        a storage location (URL, UNC path) that cannot be parsed
     ├── CheckSkipped                        a conformance check that does not apply to a plug-in
@@ -85,6 +86,7 @@ __all__ = [
     "StorageConnectionError",
     "StorageError",
     "StorageURLError",
+    "TLSConfigError",
     "TemplateError",
     "TranslationError",
     "UnknownTypeError",
@@ -352,6 +354,10 @@ class ConfigError(CSHyperVError, ValueError):
         self.file, self.host, self.key = file, host, key
         where = [part for part in (file, f"host {host!r}" if host else None, f"key {key!r}" if key else None) if part]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class TLSConfigError(CSHyperVError):
+    """The agent's certificate, key, client CA or state directory cannot be used as they are."""
 
 
 class ExtensionError(CSHyperVError):

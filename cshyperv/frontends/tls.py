@@ -17,16 +17,12 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from cshyperv.errors import CSHyperVError
+from cshyperv.errors import TLSConfigError
 
 __all__ = ["TLSConfigError", "ensure_private_dir", "ensure_self_signed", "server_context"]
 
 CERT_NAME = "agent-cert.pem"
 KEY_NAME = "agent-key.pem"
-
-
-class TLSConfigError(CSHyperVError):
-    """The agent's certificate, key, client CA or state directory cannot be used as they are."""
 
 
 def ensure_private_dir(directory: str | Path) -> Path:

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 import cshyperv
 from tests.conftest import ROOT
 
@@ -199,7 +197,6 @@ def test_no_import_cycles() -> None:
     assert not cycles, cycles
 
 
-@pytest.mark.xfail(strict=True, reason="hyperv/winrm.py and hyperv/psrp.py import each other (their owner's fix)")
 def test_the_hyperv_runners_have_no_import_cycle() -> None:
     cycles = [c for c in _cycles(_without_parent_edges(_graph())) if set(c) & RUNNERS]
     assert not cycles, cycles
