@@ -2,7 +2,8 @@
 local directories that need no mount, no root and no kernel client.
 
 * :class:`StorageURL` — ``cifs://``/``smb://``/``nfs://``/``file://`` URLs and UNC paths.
-* :class:`StorageAdaptor` — the protocol; :class:`CifsStorageAdaptor` (smbprotocol),
+* :class:`StorageAdaptor` — the protocol; :class:`CifsStorageAdaptor` (smbprotocol, and
+  libsmbclient for streamed data where installed),
   :class:`NfsStorageAdaptor` (nfs-rs), :class:`LocalStorageAdaptor`.
 * :class:`RemoteStorageAccess` — any location string -> (adaptor, path), with credentials.
 * :func:`copy_file` — streamed or server-side copies, atomic under the final name, with progress.
