@@ -57,7 +57,7 @@ class FloorServer(AgentServer):
     def __init__(self, state_dir: Path, body: bytes = FIXED) -> None:
         import uvicorn
 
-        config = _uvicorn_config(
+        config, _ = _uvicorn_config(
             FloorApp(body),  # type: ignore[arg-type]
             host="127.0.0.1",
             port=0,

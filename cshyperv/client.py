@@ -7,7 +7,10 @@ becomes ``Answer.createUnsupportedCommandAnswer``'s UnsupportedAnswer. It never 
 agent answers; use it to script an agent (CloudMonkey-style) or to test one.
 
 Standard library only: ``http.client`` over TLS, one keep-alive connection per thread. Like Java,
-it trusts any certificate unless told otherwise (``verify=True`` or a CA bundle path).
+it trusts any certificate unless told otherwise (``verify=True`` or a CA bundle path); unlike
+Java, it can present a client certificate (``client_cert``) to an agent run with ``--client-ca``.
+Bodies are UTF-8 and say so (``charset=utf-8``): an agent reads a body without a charset as
+ISO-8859-1, as Java's ``StringEntity`` writes it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ class DirectConnectClient:
         verify: bool | str = False,
         timeout: float = 600.0,
         codec: Codec | None = None,
+        client_cert: str | tuple[str, str] | None = None,
     ) -> None:
+        """``client_cert``: a PEM file holding certificate and key, or ``(certfile, keyfile)``."""
         self.host = host
         self.port = port
         self.tls = tls
@@ -55,6 +60,9 @@ class DirectConnectClient:
                 context = ssl.create_default_context()
             else:
                 context = ssl.create_default_context(cafile=verify)
+            if client_cert is not None:
+                certfile, keyfile = (client_cert, None) if isinstance(client_cert, str) else client_cert
+                context.load_cert_chain(certfile, keyfile)
             self._context: ssl.SSLContext | None = context
         else:
             self._context = None
@@ -83,7 +91,7 @@ class DirectConnectClient:
             self._local.conn = None
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        headers = {"content-type": "application/json"} if body is not None else {}
+        headers = {"content-type": "application/json; charset=utf-8"} if body is not None else {}
         for attempt in (1, 2):
             conn = self._connection()
             try:

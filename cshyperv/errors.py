@@ -10,6 +10,7 @@
     │   ├── MissingMemberError              a member the command cannot do without
     │   ├── ValueOutOfRangeError            a number outside its Java type's range
     │   ├── EncodeError                     an object that cannot be written as CloudStack JSON
+    │   ├── LimitExceededError              a document beyond its budget (size, count, nesting)
     │   └── SchemaValidationError           a document that breaks its published JSON Schema
     ├── HypervisorError                     a hypervisor plug-in could not do what was asked
     │   ├── VmNotFoundError (LookupError)
@@ -21,9 +22,18 @@
     │   ├── OperationTimeoutError (TimeoutError)
     │   ├── JobFailedError                  a host job failed; ``.code`` is the host's error code
     │   ├── InvalidVmStateError             the VM is in a state that does not allow the operation
+    │   ├── NicNotFoundError (LookupError)  the VM has no network adapter with that MAC address
+    │   ├── MigrationPrerequisiteError      the host cannot live-migrate; ``.missing`` says what it lacks
     │   ├── UnsupportedOperationError       the plug-in does not declare this capability
-    │   └── HypervisorConnectionError (ConnectionError)  the host cannot be reached
+    │   ├── HypervisorConnectionError (ConnectionError)  the host cannot be reached
+    │   ├── PowerShellError                 a Hyper-V script failed; ``.record`` is its structured error
+    │   ├── TranslationError                a CloudStack transfer object the hypervisor cannot act on
+    │   └── PluginFailedError               a plug-in raised something outside this tree (a bug);
+    │                                       ``.cause_type`` names it, the traceback is logged once
     ├── PluginError (LookupError)           no such hypervisor plug-in, or it failed to load
+    ├── ConfigError (ValueError)            an agent config file is wrong; names the file, host and key
+    ├── ExtensionError                      a bad Extensions payload or host configuration
+    ├── StorageURLError (ValueError)        a storage location (URL, UNC path) that cannot be parsed
     └── StorageError (OSError)              a storage location could not be used; ``.errno`` set
         ├── StorageAuthenticationError (PermissionError)  the server refused the credentials
         ├── StorageConnectionError (ConnectionError)      the server is unreachable or went away
@@ -42,29 +52,39 @@ passwords (``cifs://...?password=``), VNC passwords and user data.
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "CSHyperVError",
     "CheckpointNotFoundError",
     "ChecksumMismatchError",
+    "ConfigError",
     "DownloadError",
     "EncodeError",
+    "ExtensionError",
     "HypervisorAccessDeniedError",
     "HypervisorConnectionError",
     "HypervisorError",
     "InsufficientResourcesError",
     "InvalidVmStateError",
     "JobFailedError",
+    "LimitExceededError",
     "MalformedJSONError",
+    "MigrationPrerequisiteError",
     "MissingMemberError",
+    "NicNotFoundError",
     "OperationTimeoutError",
     "PluginError",
+    "PluginFailedError",
+    "PowerShellError",
     "SchemaValidationError",
     "StorageAuthenticationError",
     "StorageConnectionError",
     "StorageError",
+    "StorageURLError",
     "TemplateError",
+    "TranslationError",
     "UnknownTypeError",
     "UnsupportedOperationError",
     "ValueOutOfRangeError",
@@ -154,6 +174,11 @@ class ValueOutOfRangeError(WireError):
 
 class EncodeError(WireError):
     """An object that cannot be written as CloudStack JSON (wrong attribute type, NaN, ...)."""
+
+
+class LimitExceededError(WireError):
+    """A document that is bigger than its budget (:class:`cshyperv.wire.DecodeLimits`) allows:
+    too many elements in an array, members in an object, values in all, or nested too deeply."""
 
 
 class SchemaValidationError(WireError):
@@ -251,6 +276,27 @@ class InvalidVmStateError(HypervisorError):
     """The VM's current state does not allow the operation (e.g. reverting a running VM)."""
 
 
+class NicNotFoundError(HypervisorError, LookupError):
+    """The VM has no network adapter with that MAC address."""
+
+    def __init__(self, vm: str, mac: str) -> None:
+        super().__init__(f"VM {vm!r} has no network adapter with MAC {mac!r}")
+        self.vm = vm
+        self.mac = mac
+
+
+class MigrationPrerequisiteError(HypervisorError):
+    """The source host cannot live-migrate the VM as set up; nothing was moved.
+
+    ``missing`` names what is missing (for Hyper-V: ``VirtualMachineMigrationEnabled``,
+    ``PartOfDomain`` or ``CredentialDelegation``, see docs/hyperv.md); the message says how to fix it.
+    """
+
+    def __init__(self, missing: str, how: str) -> None:
+        super().__init__(f"live migration is not possible: {missing} is missing: {how}")
+        self.missing = missing
+
+
 class UnsupportedOperationError(HypervisorError):
     """The plug-in does not offer this operation (its capabilities say so)."""
 
@@ -259,8 +305,60 @@ class HypervisorConnectionError(HypervisorError, ConnectionError):
     """The host could not be reached or dropped the connection."""
 
 
+class PowerShellError(HypervisorError):
+    """A script failed on the Hyper-V host; ``record`` is its structured error (category, fully
+    qualified error id, target, message), never parsed as prose. The message is redacted."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        from cshyperv._redact import redact_text
+
+        self.record = dict(record)
+        super().__init__(redact_text(str(record.get("message") or "PowerShell error")))
+
+
+class TranslationError(HypervisorError):
+    """A CloudStack transfer object that cannot be turned into something the hypervisor can do."""
+
+
+class PluginFailedError(HypervisorError):
+    """A plug-in raised an exception outside this tree: a bug in the plug-in.
+
+    The message names only the exception's class (its text may hold anything); the operations
+    layer logs the original with its traceback, once, and chains it as ``__cause__``.
+    """
+
+    def __init__(self, plugin: str, operation: str, cause: BaseException) -> None:
+        self.plugin = plugin
+        self.operation = operation
+        self.cause_type = type(cause).__name__
+        super().__init__(f"internal error ({self.cause_type}) in the {plugin} plug-in's {operation}")
+
+
 class PluginError(CSHyperVError, LookupError):
     """No hypervisor plug-in of that name, or it failed to load or to start."""
+
+
+class ConfigError(CSHyperVError, ValueError):
+    """An agent configuration file is wrong. ``str()`` names the file, the host and the key.
+
+    ``file``, ``host`` (the ``[[host]]`` entry's name, or None for ``[defaults]``) and ``key`` (a
+    dotted key such as ``settings.password_file``) are set where they are known. The message never
+    holds a setting's value: values may be secrets.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, host: str | None = None, key: str | None = None):
+        self.file, self.host, self.key = file, host, key
+        where = [part for part in (file, f"host {host!r}" if host else None, f"key {key!r}" if key else None) if part]
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ExtensionError(CSHyperVError):
+    """A payload or configuration problem of the Extensions executable; the message is shown to
+    the CloudStack admin."""
+
+
+class StorageURLError(CSHyperVError, ValueError):
+    """A storage location that cannot be parsed. The message never quotes the URL."""
 
 
 # -- storage -------------------------------------------------------------------------------------

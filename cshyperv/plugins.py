@@ -1,6 +1,7 @@
 """Find and build hypervisor plug-ins.
 
-A plug-in is a factory ``(config: Mapping[str, str]) -> Hypervisor``. Register one explicitly with
+A plug-in is a factory ``(config: Mapping[str, str]) -> Plugin | Hypervisor`` (the contract is
+:mod:`cshyperv.hypervisor`'s: :class:`~cshyperv.hypervisor.Plugin`). Register one explicitly with
 :meth:`PluginRegistry.register`, or publish it under the entry point group ``cshyperv.hypervisors``
 in your package's metadata::
 
@@ -13,18 +14,18 @@ object: build one per application (:func:`default_plugins` gives one with the bu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
 from cshyperv.errors import PluginError
-from cshyperv.hypervisor import Hypervisor
+from cshyperv.hypervisor import Hypervisor, Plugin, PluginFactory, as_plugin
 
 __all__ = ["ENTRY_POINT_GROUP", "HypervisorFactory", "PluginRegistry", "default_plugins"]
 
 ENTRY_POINT_GROUP = "cshyperv.hypervisors"
 
-HypervisorFactory = Callable[[Mapping[str, str]], Hypervisor]
+HypervisorFactory = PluginFactory
 """Builds a plug-in instance from string settings (URL, credentials, paths...)."""
 
 
@@ -54,17 +55,27 @@ class PluginRegistry:
                     try:
                         loaded: Any = ep.load()
                     except Exception as exc:
-                        raise PluginError(f"hypervisor plug-in {name!r} failed to load: {type(exc).__name__}") from exc
+                        raise PluginError(
+                            f"hypervisor plug-in {name!r} failed to load: entry point {ep.value!r} "
+                            f"(module {ep.module}): {type(exc).__name__}: {str(exc)[:300]}"
+                        ) from exc
                     self._factories[name] = loaded
                     return loaded  # type: ignore[no-any-return]
         raise PluginError(f"no hypervisor plug-in named {name!r} (known: {', '.join(self.names()) or 'none'})")
 
-    def create(self, name: str, config: Mapping[str, str] | None = None) -> Hypervisor:
-        """Build plug-in ``name`` with ``config``; :class:`PluginError` if unknown or broken."""
-        hypervisor = self.factory(name)(dict(config or {}))
+    def load(self, name: str, config: Mapping[str, str] | None = None) -> Plugin:
+        """Build plug-in ``name`` with ``config``: its hypervisor, storage access and host
+        capacity (:func:`~cshyperv.hypervisor.as_plugin`); :class:`PluginError` if unknown or broken."""
+        built: Any = self.factory(name)(dict(config or {}))
+        plugin = built if isinstance(built, Plugin) else None
+        hypervisor = plugin.hypervisor if plugin is not None else built
         if not isinstance(hypervisor, Hypervisor):
             raise PluginError(f"hypervisor plug-in {name!r} returned an object that is not a Hypervisor")
-        return hypervisor
+        return plugin if plugin is not None else as_plugin(hypervisor)
+
+    def create(self, name: str, config: Mapping[str, str] | None = None) -> Hypervisor:
+        """Build plug-in ``name`` with ``config`` and return its hypervisor (see :meth:`load`)."""
+        return self.load(name, config).hypervisor
 
 
 def default_plugins() -> PluginRegistry:

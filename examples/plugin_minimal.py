@@ -1,22 +1,27 @@
 """A minimal, real hypervisor plug-in: VMs in memory, with stats and checkpoints.
 
 It shows the whole contract in ~150 lines: host facts, lifecycle, the bulk state report,
-idempotency (repeated creates, absent stops), errors from cshyperv's tree, deadlines, and two
-optional capabilities declared honestly. Run it through the conformance kit:
+idempotency (repeated creates, absent stops), errors from cshyperv's tree, deadlines, two
+optional capabilities declared honestly, and what the factory returns: the hypervisor plus the
+storage access the agent uses (here every share and drive maps into one local directory). Run it
+through the conformance kit (no pytest needed):
 
     python examples/plugin_minimal.py
 
-Register it for `cshyperv agent serve --hypervisor memory` with an entry point in your package:
+Register it for `cshyperv agent serve --hypervisor memory` with an entry point in your package
+(``pip install -e .`` of a package whose pyproject.toml says)::
 
     [project.entry-points."cshyperv.hypervisors"]
     memory = "plugin_minimal:create"
+
+then ``cshyperv agent serve --hypervisor memory --set storage_root=/srv/memory-plugin``.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -25,7 +30,18 @@ import attrs
 
 from cshyperv import deadline
 from cshyperv.errors import CheckpointNotFoundError, VmAlreadyExistsError, VmNotFoundError
-from cshyperv.hypervisor import Capability, Checkpoint, HostInfo, HostStats, VmInfo, VmSpec, VmState, VmStats
+from cshyperv.hypervisor import (
+    Capability,
+    Checkpoint,
+    HostInfo,
+    HostStats,
+    LocalTreeStorageAccess,
+    Plugin,
+    VmInfo,
+    VmSpec,
+    VmState,
+    VmStats,
+)
 
 
 class MemoryHypervisor:
@@ -157,39 +173,17 @@ class MemoryHypervisor:
             self._checkpoints[vm] = [(c, i) for c, i in chain if c.name != name]
 
 
-def create(config: Mapping[str, str]) -> MemoryHypervisor:
-    """Plug-in factory: ``host`` names the host."""
-    return MemoryHypervisor(config.get("host", "memory-host"))
+def create(config: Mapping[str, str]) -> Plugin:
+    """Plug-in factory: ``host`` names the host; ``storage_root`` is the directory standing in for
+    the host's shares and drives (a new temporary directory when not given)."""
+    root = config.get("storage_root") or tempfile.mkdtemp(prefix="memory-plugin-")
+    return Plugin(MemoryHypervisor(config.get("host", "memory-host")), storage=LocalTreeStorageAccess(root))
 
 
 def main() -> int:
     from cshyperv.testing import conformance as kit
 
-    hv = MemoryHypervisor()
-    checks = [
-        kit.check_host_info,
-        kit.check_lifecycle,
-        kit.check_idempotency,
-        kit.check_state_report,
-        kit.check_concurrent_creates,
-        kit.check_errors,
-        kit.check_deadline,
-        kit.check_capability_declarations,
-        kit.check_stats,
-        kit.check_checkpoints,
-    ]
-    failed = 0
-    for check in checks:
-        started = time.perf_counter()
-        try:
-            check(hv)
-            outcome = "ok"
-        except Exception as exc:
-            failed += 1
-            outcome = f"FAIL: {type(exc).__name__}: {exc}"
-        print(f"{check.__name__:32} {(time.perf_counter() - started) * 1000:7.1f} ms  {outcome}")
-    print("conformant" if not failed else f"{failed} check(s) failed")
-    return 0 if not failed else 1
+    return 0 if kit.run(create({})) else 1
 
 
 if __name__ == "__main__":

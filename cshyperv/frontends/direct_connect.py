@@ -15,25 +15,25 @@ secret. :func:`create_app` is a plain ASGI 3 application (no web framework); :fu
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import contextlib
 import logging
 import re
+import signal
+import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from cshyperv._redact import redact_text
-from cshyperv.commands.generic import UnsupportedAnswer
-from cshyperv.dispatch import failed_answer
-from cshyperv.errors import CSHyperVError, WireError
 from cshyperv.frontends._backend import AgentBackend
-from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, Codec
-from cshyperv.wire._model import Answer
+from cshyperv.frontends.agent_transport import AllowList, ConnectionGuard, TransportLimits, guarded_config
+from cshyperv.resource import handle_request
+from cshyperv.wire import Answer, Codec
 
-__all__ = ["LIVENESS_TEXT", "AgentServer", "DirectConnectApp", "create_app", "serve"]
+__all__ = ["LIVENESS_TEXT", "AgentServer", "DirectConnectApp", "TransportLimits", "create_app", "serve"]
 
 log = logging.getLogger("cshyperv.agent")
 
@@ -41,7 +41,6 @@ PREFIX = "/api/HypervResource"
 LIVENESS_TEXT = "HypervResource controller running, use POST to send JSON encoded RPCs"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 _FQCN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
-_JSON_TYPES = ("application/json", "text/json", "application/x-json")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -55,20 +54,6 @@ class _TooLarge(Exception):
     pass
 
 
-def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
-    """Parsed allow-list; None means everyone (``*`` or a /0)."""
-    networks = []
-    for entry in entries:
-        text = entry.strip()
-        if text in ("*", "any"):
-            return None
-        network = ipaddress.ip_network(text, strict=False)
-        if network.prefixlen == 0:
-            return None
-        networks.append(network)
-    return networks
-
-
 class DirectConnectApp:
     """The ASGI application. Commands run on a thread pool, so slow hypervisor calls never block
     the event loop and concurrent requests run concurrently."""
@@ -79,14 +64,17 @@ class DirectConnectApp:
         *,
         codec: Codec | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY,
-        allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+        allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
         access_log: logging.Logger | None = None,
         max_workers: int = 64,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.backend = backend
+        # Told (FQCN, "true"/"false"/"-", seconds) after each POST answered: the metrics hook.
+        self.observer = observer
         self.codec = codec if codec is not None else Codec()
         self.max_body_bytes = max_body_bytes
-        self.allowed = _networks(allowed_clients)
+        self.allowed = _allow_list(allowed_clients)
         self.access_log = access_log if access_log is not None else logging.getLogger("cshyperv.agent.access")
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cshyperv-agent")
 
@@ -102,11 +90,14 @@ class DirectConnectApp:
         client = (scope.get("client") or ("?", 0))[0]
         method, path = scope["method"], scope["path"]
         status, result = await self._respond(scope, receive, send, client=client, method=method, path=path)
+        target = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else path
+        if self.observer is not None and method == "POST" and path.startswith(PREFIX + "/"):
+            self.observer(path[len(PREFIX) + 1 :], result, time.perf_counter() - started)
         self.access_log.info(
             "%s %s %s %d %.1fms result=%s",
             client,
             method,
-            redact_text(path[:300]),
+            _loggable(target),
             status,
             (time.perf_counter() - started) * 1000,
             result,
@@ -123,13 +114,9 @@ class DirectConnectApp:
                 return
 
     def _client_allowed(self, client: str) -> bool:
-        if self.allowed is None:
-            return True
-        try:
-            address = ipaddress.ip_address(client)
-        except ValueError:
-            return False
-        return any(address in network for network in self.allowed)
+        # The transport (agent_transport) refuses other peers at accept time; this check is for
+        # the app run under another ASGI server, where it is the only one.
+        return self.allowed.allows(client)
 
     async def _respond(
         self, scope: Scope, receive: Receive, send: Send, *, client: str, method: str, path: str
@@ -211,57 +198,22 @@ class DirectConnectApp:
     # -- the protocol (synchronous: runs on the thread pool) -----------------------------------
 
     def handle(self, fqcn: str, body: bytes, content_type: str | None) -> tuple[bytes, str]:
-        """Answer one POST: (response body, "true"/"false"/"-" for the access log). Never raises."""
-        try:
-            return self._handle(fqcn, body, content_type)
-        except WireError as exc:
-            answer = Answer(result=False, details=redact_text(str(exc)))
-        except Exception as exc:
-            if not isinstance(exc, CSHyperVError):
-                log.exception("request for %s failed", fqcn[:200])
-            answer = failed_answer(exc)
-        return self.codec.encode_answers([answer]), "false"
+        """Answer one POST: (response body, "true"/"false" for the access log). Never raises.
 
-    def _handle(self, fqcn: str, body: bytes, content_type: str | None) -> tuple[bytes, str]:
-        if not _FQCN.fullmatch(fqcn) or len(fqcn) > 300:
-            answer = Answer(result=False, details="the request path does not name a Java class")
-            return self.codec.encode_answers([answer]), "false"
-        text = _decode_body(body, content_type)
-        if fqcn == STARTUP_FQCN:
-            commands = self.codec.decode_commands(text)
-            return self.codec.encode_commands(self.backend.startup(commands)), "true"
-        if fqcn == HOST_VM_STATE_REPORT_FQCN:
-            return self.codec.encode_vm_states(self.backend.host_vm_states()), "true"
-        if fqcn not in self.codec.registry:
-            unsupported = UnsupportedAnswer.for_command(fqcn)
-            return self.codec.encode_answers([unsupported]), "false"
-        command = self.codec.decode_command(fqcn, text)
-        reply = self.backend.execute(command)
-        return self.codec.encode_answers([reply]), "true" if reply.result else "false"
+        Every routing rule is :func:`cshyperv.resource.handle_request`'s (docs/frontends.md).
+        """
+        reply = handle_request(self.backend, fqcn, body, content_type, codec=self.codec)
+        return reply.body, "true" if reply.ok else "false"
 
 
-def _decode_body(body: bytes, content_type: str | None) -> str:
-    """Text of the body. Java's StringEntity sends ISO-8859-1 without saying so: when no charset is
-    given and the bytes are not UTF-8, read them as ISO-8859-1 rather than failing."""
-    charset = None
-    if content_type:
-        media, _, params = content_type.partition(";")
-        media = media.strip().lower()
-        if media and media not in _JSON_TYPES:
-            raise WireError(f"expected content type application/json, got {media[:60]}")
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                charset = value.strip().strip('"').lower()
-    if charset:
-        try:
-            return body.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            raise WireError(f"body is not valid {charset[:20]}") from None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("iso-8859-1")
+def _allow_list(entries: Sequence[str] | AllowList) -> AllowList:
+    return entries if isinstance(entries, AllowList) else AllowList(entries)
+
+
+def _loggable(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters, secrets redacted, and every control or non-ASCII
+    character escaped (``\\r``, ``\\x00``, ``\\u2028``): one request can never forge a log line."""
+    return redact_text(text[:limit]).encode("unicode_escape").decode("ascii")
 
 
 async def _send(
@@ -290,17 +242,47 @@ def create_app(
     *,
     codec: Codec | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
-    allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+    allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
     access_log: logging.Logger | None = None,
+    observer: Callable[[str, str, float], None] | None = None,
 ) -> DirectConnectApp:
-    """The agent as an ASGI 3 application, for any ASGI server."""
+    """The agent as an ASGI 3 application, for any ASGI server.
+
+    Under another server the app still refuses clients outside ``allowed_clients`` (HTTP 403, by
+    the ASGI ``client`` the server reports: do not let it trust proxy headers), but the
+    connection-level defences (accept-time refusal, deadlines, connection limit) are
+    :func:`serve`'s and :class:`AgentServer`'s.
+    """
     return DirectConnectApp(
-        backend, codec=codec, max_body_bytes=max_body_bytes, allowed_clients=allowed_clients, access_log=access_log
+        backend,
+        codec=codec,
+        max_body_bytes=max_body_bytes,
+        allowed_clients=allowed_clients,
+        access_log=access_log,
+        observer=observer,
     )
 
 
+def _server_tls(
+    *,
+    host: str,
+    certfile: str | Path | None,
+    keyfile: str | Path | None,
+    client_ca: str | Path | None,
+    state_dir: str | Path,
+) -> ssl.SSLContext:
+    from cshyperv.frontends.tls import ensure_self_signed, server_context
+
+    own = certfile is None or keyfile is None
+    if own:
+        hostnames = [host] if host not in ("0.0.0.0", "::", "") else []
+        certfile, keyfile = ensure_self_signed(Path(state_dir) / "tls", hostnames)
+    assert certfile is not None and keyfile is not None
+    return server_context(certfile, keyfile, client_ca=client_ca, own_key=own)
+
+
 def _uvicorn_config(
-    app: DirectConnectApp,
+    app: Any,
     *,
     host: str,
     port: int,
@@ -308,28 +290,19 @@ def _uvicorn_config(
     certfile: str | Path | None,
     keyfile: str | Path | None,
     state_dir: str | Path,
-) -> Any:
-    import uvicorn
-
-    ssl: dict[str, Any] = {}
+    allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
+    limits: TransportLimits | None = None,
+    client_ca: str | Path | None = None,
+) -> tuple[Any, ConnectionGuard]:
+    """uvicorn's config for ``app`` behind a :class:`ConnectionGuard`, and that guard."""
+    context = None
     if tls:
-        if certfile is None or keyfile is None:
-            from cshyperv.frontends.tls import ensure_self_signed
-
-            hostnames = [host] if host not in ("0.0.0.0", "::", "") else []
-            certfile, keyfile = ensure_self_signed(Path(state_dir) / "tls", hostnames)
-        ssl = {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,  # the app writes its own access log, without bodies
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-        **ssl,
-    )
+        context = _server_tls(host=host, certfile=certfile, keyfile=keyfile, client_ca=client_ca, state_dir=state_dir)
+    elif client_ca is not None:
+        raise ValueError("a client CA needs TLS")
+    allow = _allow_list(allowed_clients)
+    guard = ConnectionGuard(allow, limits or TransportLimits(), context)
+    return guarded_config(app, host=host, port=port, guard=guard), guard
 
 
 def serve(
@@ -341,29 +314,92 @@ def serve(
     keyfile: str | Path | None = None,
     tls: bool = True,
     state_dir: str | Path = "cshyperv-agent",
-    allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+    allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    limits: TransportLimits | None = None,
+    client_ca: str | Path | None = None,
+    observer: Callable[[str, str, float], None] | None = None,
 ) -> None:
-    """Run the agent until SIGINT/SIGTERM (in-flight requests finish first).
+    """Run the agent until SIGINT/SIGTERM (in-flight requests finish first, 30 s at most), then
+    return: the caller closes the plug-in.
 
     TLS is on by default; without ``certfile``/``keyfile`` a self-signed certificate is made in
-    ``state_dir/tls`` on first run and reused.
+    ``state_dir/tls`` (mode 0700) on first run and reused. ``client_ca`` requires a client
+    certificate signed by one of its CAs. Raises ValueError for a bad ``allowed_clients`` entry
+    and :class:`cshyperv.frontends.tls.TLSConfigError` for unusable TLS files, before binding.
     """
     import uvicorn
 
-    app = create_app(backend, max_body_bytes=max_body_bytes, allowed_clients=allowed_clients)
-    config = _uvicorn_config(
-        app, host=host, port=port, tls=tls, certfile=certfile, keyfile=keyfile, state_dir=state_dir
+    allow = _allow_list(allowed_clients)
+    app = create_app(backend, max_body_bytes=max_body_bytes, allowed_clients=allow, observer=observer)
+    config, _ = _uvicorn_config(
+        app,
+        host=host,
+        port=port,
+        tls=tls,
+        certfile=certfile,
+        keyfile=keyfile,
+        state_dir=state_dir,
+        allowed_clients=allow,
+        limits=limits,
+        client_ca=client_ca,
     )
     scheme = "https" if tls else "http"
-    log.warning("cshyperv agent listening on %s://%s:%d%s", scheme, host, port, PREFIX)
-    uvicorn.Server(config).run()
+    log.warning("cshyperv agent listening on %s://%s:%d%s (allowed: %s)", scheme, host, port, PREFIX, allow)
+
+    class Server(graceful_server_class(uvicorn)):  # type: ignore[misc]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGTERM/SIGINT once it has shut down, which would kill the process
+            # before the caller closes the plug-in; here serve() returns instead.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    Server(config).run()
+    log.warning("cshyperv agent stopped")
+
+
+def graceful_server_class(uvicorn: Any) -> Any:
+    """uvicorn's ``Server``, with idle connections dropped at shutdown instead of waited for.
+
+    Closing a TLS connection sends close_notify and waits (up to asyncio's 30 s SSL shutdown
+    timeout) for the client's; an idle keep-alive client such as CloudStack's never answers, so
+    every stop or reload would wait 30 s. Idle connections are aborted instead, while connections
+    with a request in flight finish it first, as uvicorn promises.
+    """
+
+    class GracefulServer(uvicorn.Server):  # type: ignore[misc]
+        async def shutdown(self, sockets: Any = None) -> None:
+            reaper = asyncio.ensure_future(self._drop_idle())
+            try:
+                await super().shutdown(sockets)
+            finally:
+                reaper.cancel()
+
+        async def _drop_idle(self) -> None:
+            while True:
+                for connection in list(self.server_state.connections):
+                    cycle = getattr(connection, "cycle", None)
+                    transport = getattr(connection, "transport", None)
+                    if transport is not None and (cycle is None or cycle.response_complete):
+                        transport.abort()
+                await asyncio.sleep(0.05)
+
+    return GracefulServer
 
 
 class AgentServer:
     """The agent in a background thread (tests, demos, embedding). Use as a context manager.
 
-    ``port=0`` binds a free port; :attr:`port` tells which once started.
+    ``port=0`` binds a free port; :attr:`port` tells which once started. :attr:`guard` holds the
+    connection counters (open, refused, cut).
     """
 
     def __init__(
@@ -376,21 +412,34 @@ class AgentServer:
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
         state_dir: str | Path = "cshyperv-agent",
-        allowed_clients: Sequence[str] = ("127.0.0.1", "::1"),
+        allowed_clients: Sequence[str] | AllowList = ("127.0.0.1", "::1"),
         max_body_bytes: int = DEFAULT_MAX_BODY,
         access_log: logging.Logger | None = None,
+        limits: TransportLimits | None = None,
+        client_ca: str | Path | None = None,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         import uvicorn
 
+        allow = _allow_list(allowed_clients)
         self.app = create_app(
-            backend, max_body_bytes=max_body_bytes, allowed_clients=allowed_clients, access_log=access_log
+            backend, max_body_bytes=max_body_bytes, allowed_clients=allow, access_log=access_log, observer=observer
         )
-        config = _uvicorn_config(
-            self.app, host=host, port=port, tls=tls, certfile=certfile, keyfile=keyfile, state_dir=state_dir
+        config, self.guard = _uvicorn_config(
+            self.app,
+            host=host,
+            port=port,
+            tls=tls,
+            certfile=certfile,
+            keyfile=keyfile,
+            state_dir=state_dir,
+            allowed_clients=allow,
+            limits=limits,
+            client_ca=client_ca,
         )
         # uvicorn installs signal handlers only when it runs in the main thread, so this background
         # server leaves the embedding program's handlers alone.
-        self._server = uvicorn.Server(config)
+        self._server = graceful_server_class(uvicorn)(config)
         self._thread: threading.Thread | None = None
         self.port = 0
 

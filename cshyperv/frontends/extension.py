@@ -13,41 +13,31 @@ Exit codes: 0 success; 1 failure (one JSON line ``{"status": "error", "error": .
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
+import stat
 import sys
 import urllib.parse
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from cshyperv import deadline
 from cshyperv._redact import redact_text
-from cshyperv.errors import CSHyperVError, HypervisorError, UnsupportedOperationError
-from cshyperv.hypervisor import (
-    Capability,
-    DiskKind,
-    DiskSpec,
-    Hypervisor,
-    SupportsCheckpoints,
-    SupportsConsole,
-    SupportsDeploy,
-    SupportsDisks,
-    SupportsScaling,
-    SupportsSuspend,
-    SupportsVolumes,
-    VmSpec,
-    VmState,
-)
+from cshyperv.errors import CSHyperVError, ExtensionError, HypervisorError
+from cshyperv.hypervisor import DiskKind, DiskSpec, Hypervisor, VmSpec, VmState
+from cshyperv.operations import Operations
 
-__all__ = ["ExtensionError", "HostConfig", "main"]
+__all__ = ["ExtensionError", "HostConfig", "main", "render_console_url"]
 
 log = logging.getLogger("cshyperv.extension")
 
 MAX_OUTPUT = 60 * 1024  # Java reads stdout only after exit; more than the pipe buffer deadlocks
+MAX_PAYLOAD = 8 * 1024 * 1024  # CloudStack's payloads are a few KiB
 DEFAULT_WAIT_S = 1800
 DEADLINE_MARGIN_S = 15
 VM_ACTIONS = ("prepare", "create", "start", "stop", "reboot", "delete", "status", "getconsole")
@@ -63,10 +53,6 @@ CUSTOM_ACTIONS = (
     "detachiso",
 )
 GiB = 1024**3
-
-
-class ExtensionError(CSHyperVError):
-    """A payload or configuration problem; the message is shown to the CloudStack admin."""
 
 
 def _truthy(value: object, default: bool) -> bool:
@@ -175,9 +161,10 @@ def vm_name(payload: Mapping[str, Any]) -> str:
     return name
 
 
-def build_spec(payload: Mapping[str, Any], config: HostConfig, hypervisor: Hypervisor) -> VmSpec:
-    """The VmSpec for a create: the VirtualMachineTO plus the template details of the VM."""
-    from cshyperv.resource._translate import TranslationSettings, vm_spec
+def build_spec(payload: Mapping[str, Any], config: HostConfig, ops: Operations) -> VmSpec:
+    """The VmSpec for a create: the VirtualMachineTO plus the template details of the VM,
+    through the same public translation the direct-connect agent uses."""
+    from cshyperv.resource import TranslationSettings, vm_spec
     from cshyperv.wire import decode
 
     vm_template = (payload.get("externaldetails") or {}).get("virtualmachine") or {}
@@ -208,10 +195,7 @@ def build_spec(payload: Mapping[str, Any], config: HostConfig, hypervisor: Hyper
             raise ExtensionError("template_type iso needs iso_path")
         size = (_int(vm_template.get("vhd_size_gb"), "vhd_size_gb", 20) or 20) * GiB
         root = f"{vhd_dir}\\{name}.vhdx"
-        volumes = hypervisor
-        if Capability.VOLUMES not in hypervisor.capabilities or not isinstance(volumes, SupportsVolumes):
-            raise UnsupportedOperationError("this plug-in cannot create disks for an ISO install")
-        volumes.create_volume(root, size)
+        ops.create_volume(root, size)
         disks = [DiskSpec(kind=DiskKind.ROOT, path=root), DiskSpec(kind=DiskKind.ISO, path=str(iso), position=1)]
     else:
         template = vm_template.get("template_path")
@@ -256,12 +240,6 @@ def _power(state: VmState | None) -> str:
     return _POWER.get(state, "unknown")
 
 
-def _need(hypervisor: Hypervisor, capability: Capability, protocol: type) -> Any:
-    if capability not in hypervisor.capabilities or not isinstance(hypervisor, protocol):
-        raise UnsupportedOperationError(f"this hypervisor plug-in does not support {capability.value}")
-    return hypervisor
-
-
 def _param(payload: Mapping[str, Any], name: str) -> str:
     value = (payload.get("parameters") or {}).get(name)
     if value is None or str(value) == "":
@@ -270,83 +248,66 @@ def _param(payload: Mapping[str, Any], name: str) -> str:
 
 
 def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervisor) -> dict[str, Any]:
-    """Run ``action``; the JSON document to print. Raises on failure."""
+    """Run ``action``; the JSON document to print. Raises on failure.
+
+    Every hypervisor call goes through :class:`~cshyperv.operations.Operations` (the same rules
+    as the direct-connect agent: capability gates, deploy with clean-up after a failed start).
+    """
+    ops = Operations(hv)
     if action == "statuses":
-        states = {vm.name: _power(vm.state) for vm in hv.list_vms()}
+        states = {vm: _power(state) for vm, state in ops.states().items()}
         return {"status": "success", "power_state": states}
     name = vm_name(payload)
     if action == "create":
-        spec = build_spec(payload, config, hv)
-        deployer: Any = hv
-        if Capability.DEPLOY in hv.capabilities and isinstance(deployer, SupportsDeploy):
-            # One round trip: define and start together (the plug-in cleans up a failed start).
-            deployer.deploy_vm(spec)
-            return {"status": "success", "message": f"VM {name} created and started"}
-        existed = hv.get_vm(name) is not None
-        hv.create_vm(spec)
-        try:
-            hv.start_vm(name)
-        except Exception:
-            if not existed:
-                # CloudStack retries create: leave nothing behind, and report the first error.
-                try:
-                    hv.destroy_vm(name, delete_disks=True)
-                except Exception:
-                    log.warning("cleaning up %s after a failed start also failed", name)
-            raise
+        # CloudStack retries create: a failed start leaves nothing behind (Operations.deploy).
+        ops.deploy(build_spec(payload, config, ops))
         return {"status": "success", "message": f"VM {name} created and started"}
     if action == "start":
-        hv.start_vm(name)
+        ops.start(name)
         return {"status": "success", "message": f"VM {name} started"}
     if action == "stop":
-        hv.stop_vm(name)
+        ops.stop(name)
         return {"status": "success", "message": f"VM {name} stopped"}
     if action == "reboot":
-        hv.reboot_vm(name)
+        ops.reboot(name)
         return {"status": "success", "message": f"VM {name} rebooted"}
     if action == "delete":
-        hv.destroy_vm(name, delete_disks=True)
+        ops.destroy(name, delete_disks=True)
         return {"status": "success", "message": f"VM {name} and its disks deleted"}
     if action == "status":
-        vm = hv.get_vm(name)
-        return {"status": "success", "power_state": _power(None if vm is None else vm.state)}
+        return {"status": "success", "power_state": _power(ops.state(name))}
     if action == "getconsole":
-        console = _need(hv, Capability.CONSOLE, SupportsConsole).console_info(name)
+        console = ops.console(name)
         if not config.console_url:
             raise ExtensionError(
                 "Hyper-V consoles use VMConnect (RDP), which CloudStack cannot proxy; set the host detail "
                 "console_url (e.g. a gateway URL with {vm_id}, {vm_name} and {host}) to offer one"
             )
-        url = config.console_url.format(vm_id=console.vm_id or "", vm_name=name, host=console.host, port=console.port)
+        fields = {"vm_id": console.vm_id or "", "vm_name": name, "host": console.host, "port": console.port}
+        url = render_console_url(config.console_url, {k: "" if v is None else str(v) for k, v in fields.items()})
         return {"status": "success", "console": {"url": url, "protocol": "direct"}}
-    return _custom(action, name, payload, hv)
+    return _custom(action, name, payload, ops)
 
 
-def _custom(action: str, name: str, payload: Mapping[str, Any], hv: Hypervisor) -> dict[str, Any]:
+def _custom(action: str, name: str, payload: Mapping[str, Any], ops: Operations) -> dict[str, Any]:
     if action in ("createsnapshot", "listsnapshots", "restoresnapshot", "deletesnapshot"):
-        cp = _need(hv, Capability.CHECKPOINTS, SupportsCheckpoints)
         if action == "listsnapshots":
             rows = [
-                {"name": c.name, "created": c.created or "", "parent": c.parent or ""}
-                for c in cp.list_checkpoints(name)
+                {"name": c.name, "created": c.created or "", "parent": c.parent or ""} for c in ops.checkpoints(name)
             ]
             return {"status": "success", "message": rows}
         snapshot = _param(payload, "snapshot_name")
         if action == "createsnapshot":
-            cp.create_checkpoint(name, snapshot)
+            ops.create_checkpoint(name, snapshot)
             return {"status": "success", "message": f"Snapshot {snapshot} created"}
         if action == "deletesnapshot":
-            cp.delete_checkpoint(name, snapshot)
+            ops.delete_checkpoint(name, snapshot)
             return {"status": "success", "message": f"Snapshot {snapshot} deleted"}
-        before = hv.get_vm(name)
-        after = cp.revert_checkpoint(name, snapshot)
         # hyperv.py left the VM off after a restore while CloudStack still believed it running.
-        if before is not None and before.state is VmState.RUNNING and after.state is not VmState.RUNNING:
-            hv.start_vm(name)
+        ops.revert_checkpoint(name, snapshot, keep_running=True)
         return {"status": "success", "message": f"Snapshot {snapshot} restored"}
     if action in ("suspend", "resume"):
-        sus = _need(hv, Capability.SUSPEND, SupportsSuspend)
-        (sus.suspend_vm if action == "suspend" else sus.resume_vm)(name)
+        (ops.suspend if action == "suspend" else ops.resume)(name)
         return {"status": "success", "message": f"VM {name} {action}d"}
     if action == "resize":
         params = payload.get("parameters") or {}
@@ -354,16 +315,14 @@ def _custom(action: str, name: str, payload: Mapping[str, Any], hv: Hypervisor) 
         memory = _int(params.get("memory"), "memory")
         if cpus is None and memory is None:
             raise ExtensionError("resize needs cpus and/or memory (MiB)")
-        scale = _need(hv, Capability.SCALING, SupportsScaling)
-        scale.scale_vm(name, cpus=cpus, memory_bytes=None if memory is None else memory * 1024 * 1024)
+        ops.scale(name, cpus=cpus, memory_bytes=None if memory is None else memory * 1024 * 1024)
         return {"status": "success", "message": f"VM {name} resized"}
     if action in ("attachiso", "detachiso"):
-        disks = _need(hv, Capability.DISKS, SupportsDisks)
         iso = _param(payload, "iso_path")
         if action == "attachiso":
-            disks.attach_disk(name, DiskSpec(kind=DiskKind.ISO, path=iso))
+            ops.attach_disk(name, DiskSpec(kind=DiskKind.ISO, path=iso))
         else:
-            disks.detach_disk(name, iso)
+            ops.detach_disk(name, iso)
         return {"status": "success", "message": f"ISO {action[:6]}ed"}
     raise ExtensionError(f"unknown action {action[:60]!r}")
 
@@ -393,22 +352,86 @@ def _fail(message: str) -> int:
 
 
 def _read_payload(path: str) -> dict[str, Any]:
-    file = Path(path)
+    """The payload document, read without following a symbolic link and without blocking.
+
+    A symbolic link is refused and left alone, with the file it names: following it would let
+    whoever can write CloudStack's payload directory make this process read, then delete, any
+    file its user can. A FIFO, device or directory is refused before a byte is read (opened with
+    O_NONBLOCK, checked with fstat). At most MAX_PAYLOAD bytes are read. Deleting the file is
+    :func:`_discard_payload`'s job, done by :func:`main` on every path.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = file.read_bytes()
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExtensionError(
+                "the payload file is a symbolic link: refused, not followed (the link and the file it names "
+                "are left in place; remove them if they hold a password)"
+            ) from None
+        raise ExtensionError(f"cannot read the payload file ({exc.strerror or type(exc).__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ExtensionError("the payload file is not a regular file (a FIFO, device or directory): refused")
+        raw = bytearray()
+        while len(raw) <= MAX_PAYLOAD:
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                break
+            raw += chunk
+        if len(raw) > MAX_PAYLOAD:
+            raise ExtensionError(f"the payload file is larger than {MAX_PAYLOAD} bytes")
     except OSError as exc:
         raise ExtensionError(f"cannot read the payload file ({exc.strerror or type(exc).__name__})") from None
     finally:
-        # The payload holds the host password and CloudStack keeps it for a day: delete it now.
-        with contextlib.suppress(OSError):
-            file.unlink()
+        os.close(fd)
     try:
-        document = json.loads(raw)
+        document = json.loads(bytes(raw))
     except ValueError:
         raise ExtensionError("the payload file is not JSON") from None
     if not isinstance(document, dict):
         raise ExtensionError("the payload file is not a JSON object")
     return document
+
+
+def _discard_payload(path: str) -> None:
+    """Delete the payload file: it holds the host password, and CloudStack keeps it for a day.
+
+    A regular file, FIFO or other non-directory is unlinked; a symbolic link is left alone (see
+    :func:`_read_payload`), and so is a directory.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+_CONSOLE_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_]*)\}|[{}]")
+
+
+def render_console_url(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with ``{name}`` replaced by ``values[name]``; ``{{`` and ``}}`` are literal
+    braces. Only plain names are understood: no attribute access, index or format spec (unlike
+    ``str.format``, which evaluated ``{vm_name.__class__.__mro__}`` and built 100 MB strings for
+    ``{vm_name:>100000000}``); anything else raises :class:`ExtensionError`. Linear in the
+    template's length."""
+
+    def substitute(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
+        name = match.group(1)
+        if name is None or name not in values:
+            known = ", ".join("{" + key + "}" for key in values)
+            raise ExtensionError(f"console_url may only use {known} (and {{{{ }}}} for braces)")
+        return values[name]
+
+    return _CONSOLE_FIELD.sub(substitute, template)
 
 
 def _setup_logging(config: HostConfig | None) -> None:
@@ -425,9 +448,33 @@ def _setup_logging(config: HostConfig | None) -> None:
         root.addHandler(logging.NullHandler())
 
 
+def _wait_budget(text: str | None) -> float:
+    """Seconds the action may take (argv 3); missing or 0 means DEFAULT_WAIT_S."""
+    if text is None or not text.strip():
+        return float(DEFAULT_WAIT_S)
+    value = text.strip()
+    # isdigit() alone accepts "²" and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise ExtensionError("wait must be a whole number of seconds")
+    return float(int(value) or DEFAULT_WAIT_S)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one action as CloudStack does: ``<action> <payload-file> <wait>``.
+
+    Whatever happens, exactly one JSON document is written to stdout, nothing to stderr, and the
+    payload file is deleted (unless it is a symbolic link: see :func:`_read_payload`).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     _setup_logging(None)
+    try:
+        return _run(args)
+    finally:
+        if len(args) > 1:
+            _discard_payload(args[1])
+
+
+def _run(args: list[str]) -> int:
     if not args:
         return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
     action = args[0].strip()
@@ -437,16 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     if action.startswith(("com.cloud.", "org.apache.")) or key not in (*VM_ACTIONS, "statuses", *CUSTOM_ACTIONS):
         return _fail(f"action {action[:120]!r} is not handled by the cshyperv extension")
     if key == "prepare":
-        if len(args) > 1:
-            with contextlib.suppress(OSError):
-                Path(args[1]).unlink()
         _emit({})
         return 0
     if len(args) < 2:
         return _fail("usage: cshyperv-extension <action> <payload-file> <wait-seconds>")
-    wait = _int(args[2], "wait") if len(args) > 2 and args[2].strip().isdigit() else None
-    budget = float(wait or DEFAULT_WAIT_S)
     try:
+        budget = _wait_budget(args[2] if len(args) > 2 else None)
         payload = _read_payload(args[1])
         config = HostConfig.from_payload(payload)
         _setup_logging(config)

@@ -25,7 +25,11 @@ from cshyperv.errors import (
     InsufficientResourcesError,
     InvalidVmStateError,
     JobFailedError,
+    MigrationPrerequisiteError,
+    NicNotFoundError,
     OperationTimeoutError,
+    PowerShellError,
+    UnsupportedOperationError,
     VmAlreadyExistsError,
     VmNotFoundError,
     VolumeNotFoundError,
@@ -57,14 +61,36 @@ _UNSTRUCTURE = cattrs.Converter()
 _STATES = {state.value: state for state in VmState}
 # A margin so that a stop's hard turn-off still fits before the caller's deadline.
 _DEADLINE_MARGIN_S = 10.0
-
-
-class PowerShellError(HypervisorError):
-    """A script failed on the host; ``record`` is its structured error (never parsed as prose)."""
-
-    def __init__(self, record: Mapping[str, Any]) -> None:
-        self.record = dict(record)
-        super().__init__(redact_text(str(record.get("message") or "PowerShell error")))
+# How long destroy_vm may wait for Hyper-V to merge a VM's checkpoints before it deletes the disks.
+_MERGE_TIMEOUT_S = 600.0
+# The VmSpec members create_vm.ps1 reads. Nothing else is sent: the free-form CloudStack
+# ``details`` map may hold keys Windows PowerShell 5.1's ConvertFrom-Json refuses (an empty key,
+# keys differing only in case), failing the envelope before the script runs (A9); ``user_data``
+# reaches the guest in the config drive, built here.
+_CREATE_PARAMS = (
+    "name",
+    "cpus",
+    "memory_bytes",
+    "min_memory_bytes",
+    "generation",
+    "secure_boot",
+    "secure_boot_template",
+    "vm_path",
+    "notes",
+    "boot_args",
+)
+# What a live migration needs that the source host lacks (migrate_vm.ps1's preflight), and how
+# an operator provides it (docs/hyperv.md, "Live migration").
+_MIGRATION_FIXES = {
+    "VirtualMachineMigrationEnabled": "live migration is off on the source host: run Enable-VMMigration there "
+    "(and Set-VMHost -UseAnyNetworkForMigration or Add-VMMigrationNetwork)",
+    "PartOfDomain": "the source host is in no domain: live migration without a cluster needs both hosts "
+    "in the same or trusting Active Directory domains",
+    "CredentialDelegation": "the host authenticates migrations with CredSSP, and an NTLM session holds no "
+    "credentials to delegate: use the credssp transport, or Set-VMHost "
+    "-VirtualMachineMigrationAuthenticationType Kerberos with constrained delegation "
+    "(cifs and Microsoft Virtual System Migration Service, any authentication protocol)",
+}
 
 
 @runtime_checkable
@@ -87,10 +113,25 @@ def map_error_record(record: Mapping[str, Any], params: Mapping[str, Any]) -> Hy
     category = str(record.get("category") or "")
     message = redact_text(str(record.get("message") or "PowerShell error"))
     target = record.get("target")
-    vm = str(params.get("name") or params.get("vm") or target or "")
+    named_vm = str(params.get("name") or params.get("vm") or "")
+    vm = named_vm or str(target or "")
     kind = fqid.split(",", 1)[0]
     if kind == "cshyperv.VmNotFound":
         return VmNotFoundError(str(target or vm))
+    if kind == "cshyperv.NicNotFound":
+        return NicNotFoundError(vm, str(params.get("mac") or target or ""))
+    if kind == "cshyperv.MigrationPrerequisite":
+        missing = str(target or "")
+        return MigrationPrerequisiteError(missing, _MIGRATION_FIXES.get(missing, message))
+    if kind == "cshyperv.AccessDenied":
+        return HypervisorAccessDeniedError(f"access denied: {redact_text(str(target or ''))}")
+    if kind == "cshyperv.KvpValueTooLong":
+        return JobFailedError(
+            "the boot arguments are longer than the 1023 characters a KVP value holds: enable the config drive",
+            code=32773,
+        )
+    if kind == "cshyperv.UnsupportedDiskFormat":
+        return UnsupportedOperationError("a Generation 2 VM cannot boot from a .vhd disk: convert it to .vhdx")
     if kind == "cshyperv.CheckpointNotFound":
         return CheckpointNotFoundError(vm, str(target or params.get("checkpoint") or ""))
     if kind == "cshyperv.VolumeNotFound":
@@ -105,6 +146,11 @@ def map_error_record(record: Mapping[str, Any], params: Mapping[str, Any]) -> Hy
         code = kind.rsplit(".", 1)[-1]
         return JobFailedError(message, code=int(code) if code.isdigit() else None)
     if category == "ObjectNotFound":
+        # Only an operation on a VM reads "not found" as the VM; a disk operation, as the disk.
+        if named_vm:
+            return VmNotFoundError(named_vm)
+        if params.get("path"):
+            return VolumeNotFoundError(str(params["path"]))
         return VmNotFoundError(vm) if vm else HypervisorError(message)
     if category in ("PermissionDenied", "SecurityError"):
         return HypervisorAccessDeniedError(message)
@@ -230,15 +276,35 @@ class HyperVHypervisor:
         )
 
     def list_vms(self) -> Sequence[VmInfo]:
-        return [_info(v) for v in self._call("list_vms", {"full": False}) or ()]
+        data = self._call("list_vms", {"full": False})
+        # list_vms.ps1 returns ,@(...), so the envelope holds a list; a bare object (one VM from a
+        # script that lets PowerShell unroll its array, A1) is still read as a list of one.
+        if isinstance(data, Mapping):
+            data = [data]
+        return [_info(v) for v in data or ()]
 
     def get_vm(self, name: str) -> VmInfo | None:
         data = self._call("get_vm", {"name": name})
         return None if data is None else _info(data)
 
     def _create(self, spec: VmSpec, *, start: bool) -> VmInfo:
-        params = _UNSTRUCTURE.unstructure(spec)
+        everything = _UNSTRUCTURE.unstructure(spec)
+        params: dict[str, Any] = {key: everything[key] for key in _CREATE_PARAMS}
+        params["nics"] = everything["nics"]
         params["disks"] = [{**_UNSTRUCTURE.unstructure(d), "kind": d.kind.value} for d in spec.disks]
+        if spec.generation == 2:
+            for index, disk in enumerate(spec.disks):
+                if disk.kind.value == "root" and disk.path.lower().endswith(".vhd"):
+                    # Generation 2 boots from VHDX only (B12): refused before anything is made.
+                    raise UnsupportedOperationError(
+                        f"disks[{index}].path: a Generation 2 VM cannot boot from a .vhd disk (use .vhdx)"
+                    )
+            if spec.secure_boot is None:
+                # Hyper-V's Generation 2 default is Secure Boot with the Microsoft Windows template,
+                # which no Linux guest boots under (B12). Unasked, secure boot is off: every guest
+                # boots. Ask for it (secure_boot, and for Linux the MicrosoftUEFICertificateAuthority
+                # template) to have it.
+                params["secure_boot"] = False
         params["start"] = start
         iso = build_config_drive(spec) if self.config_drive else None
         if iso is not None:
@@ -271,7 +337,12 @@ class HyperVHypervisor:
         self._call("reboot_vm", {"name": name})
 
     def destroy_vm(self, name: str, *, delete_disks: bool = False) -> None:
-        self._call("destroy_vm", {"name": name, "delete_disks": delete_disks})
+        # The checkpoint merge before Remove-VM (A5) is waited for, within the caller's deadline.
+        budget = _MERGE_TIMEOUT_S
+        left = deadline.remaining()
+        if left is not None:
+            budget = max(1.0, min(budget, left - _DEADLINE_MARGIN_S))
+        self._call("destroy_vm", {"name": name, "delete_disks": delete_disks, "timeout_s": budget})
 
     # -- optional features -----------------------------------------------------------------
 
@@ -363,9 +434,10 @@ class HyperVHypervisor:
         return self._checkpoint(self._call("checkpoint", params))
 
     def list_checkpoints(self, vm: str) -> Sequence[Checkpoint]:
-        return [
-            self._checkpoint(c) for c in self._call("checkpoint", {"action": "list", "vm": vm, "checkpoint": ""}) or ()
-        ]
+        data = self._call("checkpoint", {"action": "list", "vm": vm, "checkpoint": ""})
+        if isinstance(data, Mapping):
+            data = [data]  # as list_vms: one checkpoint from a script that let PowerShell unroll it
+        return [self._checkpoint(c) for c in data or ()]
 
     def revert_checkpoint(self, vm: str, name: str) -> VmInfo:
         return _info(self._call("checkpoint", {"action": "revert", "vm": vm, "checkpoint": name}))

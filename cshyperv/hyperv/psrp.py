@@ -27,8 +27,9 @@ from cshyperv.errors import (
     OperationTimeoutError,
     PluginError,
 )
+from cshyperv.hyperv.connection import HostConnection
+from cshyperv.hyperv.invocation import BUSY_CODES, SHELL_NOT_FOUND, map_transport_error, outcome_of
 from cshyperv.hyperv.scripts import bootstrap_text
-from cshyperv.hyperv.winrm import BUSY_CODES, SHELL_NOT_FOUND, HostConnection, map_transport_error, outcome_of
 
 __all__ = ["PSRPRunner"]
 
@@ -46,6 +47,11 @@ class PSRPRunner:
         self._lock = threading.Lock()
         self._pool: Any = None
         self._bootstrap = bootstrap_text("psrp")
+
+    @property
+    def open_shells(self) -> int:
+        """Runspace pools this runner holds open on the host now (0 or 1)."""
+        return 0 if self._pool is None else 1
 
     def __repr__(self) -> str:
         return f"PSRPRunner({self.connection.endpoint!r}, transport={self.connection.transport!r})"
@@ -134,11 +140,22 @@ class PSRPRunner:
                 ps.close()
                 return [str(item) for item in ps.output]
             except OperationTimeoutError:
-                self._pool = None  # the pipeline may still run there: do not reuse its pool
+                self._drop_pool()  # the pipeline may still run there: close its pool, never reuse it
                 raise
             except Exception as exc:
-                self._pool = None
+                self._drop_pool()
                 raise self._map(exc) from None
+
+    def _drop_pool(self) -> None:
+        """Close the pool on the host (best effort, bounded: also after the deadline, or the host
+        would keep it and its pipeline) and forget it."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        with contextlib.suppress(Exception):
+            # pypsrp's WSMan keeps the HTTP read timeout on the transport.
+            pool.connection.transport.read_timeout = min(pool.connection.transport.read_timeout, 10)
+            pool.close()
 
     def _map(self, exc: BaseException) -> HypervisorError:
         from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError

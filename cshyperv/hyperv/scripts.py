@@ -27,6 +27,7 @@ OPERATIONS = (
     "migrate_vm",
     "nic",
     "path_capacity",
+    "preflight",
     "reboot_vm",
     "start_vm",
     "stop_vm",

@@ -1,200 +1,140 @@
-"""Reaching a Hyper-V host over WinRM: one way to name it, and a runner that keeps one shell.
+"""A ScriptRunner on WinRS (pywinrm's ``Protocol``): the constant bootstrap, values never on a command line.
 
-:class:`HostConnection` is the single way to name a host everywhere (Python, the agent's options
-and environment, the Extensions host details): ``url`` (a bare host meaning
-``https://host:5986/wsman``, ``host:port``, or a full ``http(s)://host:port/wsman``), ``username``,
-``password``, ``transport`` (ntlm, kerberos, credssp, certificate, basic) and
-``verify_tls_certificate`` (on unless turned off).
+Each invocation runs ONE constant command line, :data:`BOOTSTRAP_COMMAND_LINE` (``powershell.exe``
+with the bootstrap as ``-EncodedCommand``), which reads the JSON envelope ``{"script", "params"}``
+and prints one marker line. The envelope reaches it one of two ways, never on the command line
+(cmd.exe's 8,191-character limit, and a command line is logged and visible to every process):
 
-:class:`WinRMRunner` runs the plug-in's scripts on pywinrm's ``Protocol`` (not ``Session.run_ps``,
-which opens a shell per call and is limited by cmd.exe's command line): one shell per host, kept and
-reused; each invocation is one constant ``powershell.exe`` command line (the bootstrap) with the
-script and its JSON parameters delivered on stdin, so nothing has a length limit and no value is
-ever on a command line. A warm invocation is four HTTP exchanges: Command, Send, Receive, Signal.
+* **kept shell** (the agent): one shell per host, reused; the envelope goes on stdin, in Send
+  messages of at most :data:`STDIN_CHUNK` bytes (a real host refuses a request larger than its
+  MaxEnvelopeSizekb). A warm invocation is Command, Send, Receive, Signal: 4 HTTP exchanges.
+* **one shot** (the Extensions executable, one process per action): the shell is created with
+  the first envelope in its *environment* (``CSHYPERV_ENVELOPE_PARTS`` and
+  ``CSHYPERV_ENVELOPE_<n>``, each under Windows' 32,767-character limit for one variable), so a
+  one-invocation action is Create, Command, Receive, Delete: 4 exchanges. An envelope over
+  :data:`ENVIRONMENT_BUDGET` characters (a Create must stay under the host's MaxEnvelopeSizekb;
+  150 KB is the lowest default) goes on stdin instead (5). Later invocations of the same process
+  reuse the shell (Command, Send, Receive; the stdin-only bootstrap). The shell is deleted at
+  :meth:`WinRMRunner.close` and on every failure path, the deadline included, and asks the host
+  to drop it by itself after its idle timeout should the process be killed.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
-import ipaddress
 import json
-import os
+import math
 import threading
 import time
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-import attrs
-
 from cshyperv import deadline
-from cshyperv.errors import (
-    HypervisorAccessDeniedError,
-    HypervisorConnectionError,
-    HypervisorError,
-    OperationTimeoutError,
-    PluginError,
-)
-from cshyperv.hyperv.plugin import PowerShellError
+from cshyperv.errors import HypervisorError, OperationTimeoutError, PluginError
+from cshyperv.hyperv.connection import HostConnection
+from cshyperv.hyperv.invocation import BUSY_CODES, SHELL_NOT_FOUND, map_transport_error, outcome_of, parse_clixml
 from cshyperv.hyperv.scripts import bootstrap_text
 
-__all__ = ["BOOTSTRAP_COMMAND", "HostConnection", "WinRMRunner"]
+__all__ = [
+    "BOOTSTRAP_COMMAND",
+    "ENVIRONMENT_BUDGET",
+    "STDIN_CHUNK",
+    "HostConnection",
+    "WinRMRunner",
+    "bootstrap_command_line",
+    "envelope_environment",
+    "parse_clixml",
+]
 
-TRANSPORTS = ("ntlm", "kerberos", "credssp", "certificate", "basic")
-MARKER = "#cshyperv-result:"
-SHELL_NOT_FOUND = 2150858843
-BUSY_CODES = (2150859174, 2150859173)  # operation-limit and shell-quota faults
-_LOOPBACK_NAMES = ("localhost",)
-
-
-def _hidden(value: object) -> str:
-    return "None" if value is None else "'<redacted>'"
-
-
-def _bool(value: object, default: bool = True) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-@attrs.frozen(kw_only=True)
-class HostConnection:
-    """How to reach one Hyper-V host. ``repr`` never shows the password."""
-
-    url: str
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=_hidden)
-    transport: str = "ntlm"
-    verify_tls_certificate: bool = True
-    ca_trust_path: str | None = None
-    # transport=certificate: a client certificate and its key (PEM files) mapped to a host account.
-    client_certificate: str | None = None
-    client_key: str | None = None
-    read_timeout_s: float = 60.0
-    operation_timeout_s: float = 20.0
-
-    def __attrs_post_init__(self) -> None:
-        if self.transport not in TRANSPORTS:
-            raise PluginError(f"unknown WinRM transport {self.transport!r} (use one of {', '.join(TRANSPORTS)})")
-        parts = urllib.parse.urlsplit(self.endpoint)
-        if parts.scheme == "http" and self.transport == "basic" and not _is_loopback(parts.hostname or ""):
-            raise PluginError("basic authentication over plain HTTP sends the password in clear; use HTTPS")
-        if self.transport == "certificate":
-            if not (self.client_certificate and self.client_key):
-                raise PluginError("certificate authentication needs client_certificate and client_key (PEM files)")
-            if parts.scheme != "https":
-                raise PluginError("certificate authentication works over HTTPS only")
-
-    @property
-    def endpoint(self) -> str:
-        """The WS-Management URL: ``https://host:5986/wsman`` unless said otherwise."""
-        text = self.url.strip()
-        if "://" not in text:
-            host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
-            if not host:
-                host, port = text, ""
-            scheme = "http" if port == "5985" else "https"
-            return f"{scheme}://{host}:{port or '5986'}/wsman"
-        parts = urllib.parse.urlsplit(text)
-        path = parts.path if parts.path and parts.path != "/" else "/wsman"
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-    @property
-    def host(self) -> str:
-        return urllib.parse.urlsplit(self.endpoint).hostname or ""
-
-    @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any]) -> HostConnection:
-        """From string settings (agent --set, Extensions host details)."""
-        if not settings.get("url"):
-            raise PluginError("a Hyper-V host needs a url (a host name, host:port or https://host:5986/wsman)")
-        return cls(
-            url=str(settings["url"]),
-            username=settings.get("username") or None,
-            password=settings.get("password") or None,
-            transport=str(settings.get("transport") or "ntlm").strip().lower(),
-            verify_tls_certificate=_bool(settings.get("verify_tls_certificate"), True),
-            ca_trust_path=settings.get("ca_trust_path") or None,
-            client_certificate=settings.get("client_certificate") or None,
-            client_key=settings.get("client_key") or None,
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> HostConnection:
-        """From CSHYPERV_WINRM_URL, _USERNAME, _PASSWORD, _TRANSPORT, _VERIFY_TLS, _CLIENT_CERTIFICATE,
-        _CLIENT_KEY (overridable)."""
-        env = os.environ if environ is None else environ
-        settings: dict[str, Any] = {
-            "url": env.get("CSHYPERV_WINRM_URL"),
-            "username": env.get("CSHYPERV_WINRM_USERNAME"),
-            "password": env.get("CSHYPERV_WINRM_PASSWORD"),
-            "transport": env.get("CSHYPERV_WINRM_TRANSPORT"),
-            "verify_tls_certificate": env.get("CSHYPERV_WINRM_VERIFY_TLS"),
-            "client_certificate": env.get("CSHYPERV_WINRM_CLIENT_CERTIFICATE"),
-            "client_key": env.get("CSHYPERV_WINRM_CLIENT_KEY"),
-        }
-        settings.update({k: v for k, v in overrides.items() if v})
-        return cls.from_mapping(settings)
+BOOTSTRAP_COMMAND = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <bootstrap>"
+# Windows limits one environment variable to 32,767 characters; parts stay well under it.
+ENVIRONMENT_PART = 32_000
+# Envelope characters carried in a shell's environment; above it, stdin. Keeps a Create (the
+# envelope plus ~2 KB of SOAP) under 150 KB, the lowest MaxEnvelopeSizekb default.
+ENVIRONMENT_BUDGET = 128 * 1024
+# Bytes of stdin per Send: base64 makes 128 KiB of it, well under MaxEnvelopeSizekb.
+STDIN_CHUNK = 96 * 1024
+PARTS_VARIABLE = "CSHYPERV_ENVELOPE_PARTS"
+# The bounded wait for a clean-up Delete, after the deadline if need be.
+_DELETE_TIMEOUT_S = 5.0
+# A one-shot shell asks the host to drop it after this long without a request from the client
+# (beyond the invocation's own deadline), should the process die before its Delete.
+_ONE_SHOT_IDLE_MARGIN_S = 60
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+# The stdin-only variant: for the later invocations of a one-shot process, whose shell still
+# carries the first envelope in its environment. A constant prefix, no value.
+_STDIN_ONLY = f"Remove-Item -LiteralPath 'Env:{PARTS_VARIABLE}' -ErrorAction SilentlyContinue\n"
 
 
 @cache
-def _bootstrap_command() -> tuple[str, list[str]]:
-    encoded = base64.b64encode(bootstrap_text("winrm").encode("utf-16-le")).decode("ascii")
-    return "powershell.exe", ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded]
+def _bootstrap_command(stdin_only: bool = False) -> tuple[str, tuple[str, ...]]:
+    text = (_STDIN_ONLY if stdin_only else "") + bootstrap_text("winrm")
+    encoded = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    return "powershell.exe", ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded)
 
 
-BOOTSTRAP_COMMAND = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <bootstrap>"
+def bootstrap_command_line(*, stdin_only: bool = False) -> str:
+    """The exact command line of an invocation, as it travels in a WinRS Command (``Command`` and
+    ``Arguments`` joined by a space). There are two, both constant: the bootstrap (envelope from
+    the shell's environment if there, else stdin) and, with ``stdin_only``, the same script told
+    to ignore the environment. No other command line is ever sent."""
+    command, args = _bootstrap_command(stdin_only)
+    return " ".join((command, *args))
 
 
-def parse_clixml(stderr: bytes) -> list[str]:
-    """Error/warning messages from PowerShell's CLIXML stderr (``#< CLIXML`` + <Objs>)."""
-    text = stderr.decode("utf-8", "replace")
-    if "#< CLIXML" not in text:
-        return [text.strip()] if text.strip() else []
-    import xml.etree.ElementTree as ET
+def envelope_environment(envelope: str) -> dict[str, str] | None:
+    """The shell environment carrying ``envelope`` (ASCII JSON) in parts, or None when it is over
+    :data:`ENVIRONMENT_BUDGET` and must go on stdin."""
+    if len(envelope) > ENVIRONMENT_BUDGET:
+        return None
+    count = max(1, math.ceil(len(envelope) / ENVIRONMENT_PART))
+    env = {PARTS_VARIABLE: str(count)}
+    for n in range(count):
+        env[f"CSHYPERV_ENVELOPE_{n}"] = envelope[n * ENVIRONMENT_PART : (n + 1) * ENVIRONMENT_PART]
+    return env
 
-    messages = []
-    body = text.split("#< CLIXML", 1)[1].strip()
+
+@contextlib.contextmanager
+def _timeouts(protocol: Any, operation_s: float, read_s: float) -> Iterator[None]:
+    """Temporarily shorter WS-Management OperationTimeout and HTTP read timeout."""
+    saved = protocol.operation_timeout_sec, protocol.transport.read_timeout_sec
+    protocol.operation_timeout_sec = max(1, int(min(saved[0], operation_s)))
+    protocol.transport.read_timeout_sec = max(protocol.operation_timeout_sec + 1, min(saved[1], read_s))
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        return []
-    for node in root.iter():
-        is_string = node.tag.endswith("}S") or node.tag == "S"
-        if is_string and node.get("S") in ("Error", "Warning", "Verbose") and node.text:
-            messages.append(node.text.replace("_x000D__x000A_", "\n").strip())
-    return messages
+        yield
+    finally:
+        protocol.operation_timeout_sec, protocol.transport.read_timeout_sec = saved
 
 
 class WinRMRunner:
-    """Runs scripts on one host through one kept WinRM shell.
+    """Runs scripts on one host over WinRS.
 
     Invocations on one runner are serialised (one shell runs one command at a time here); use one
     runner per host and several hosts in parallel.
     """
 
     def __init__(self, connection: HostConnection, *, busy_retries: int = 4, one_shot: bool = False) -> None:
-        """``one_shot``: the runner serves one short-lived process (an Extensions call) whose shell
-        is deleted at the end, which frees finished commands too, so no Signal is sent for them."""
+        """``one_shot``: the runner serves one short-lived process (an Extensions call): each
+        invocation gets a shell of its own, the envelope in its environment, deleted at the end."""
         self.connection = connection
         self.busy_retries = busy_retries
         self.one_shot = one_shot
         self._lock = threading.Lock()
         self._protocol: Any = None
         self._shell: str | None = None
+        #: WS-Management exchanges sent (NTLM/Kerberos logon legs not counted), for metrics.
+        self.exchanges = 0
+        #: Failed invocations by the typed error they became, for metrics.
+        self.errors: collections.Counter[str] = collections.Counter()
+
+    @property
+    def open_shells(self) -> int:
+        """Shells this runner holds open on the host now (0 or 1)."""
+        return 0 if self._shell is None else 1
 
     def __repr__(self) -> str:
         return f"WinRMRunner({self.connection.endpoint!r}, transport={self.connection.transport!r})"
@@ -218,83 +158,166 @@ class WinRMRunner:
             options["ca_trust_path"] = c.ca_trust_path
         if c.transport == "certificate":
             options.update(cert_pem=c.client_certificate, cert_key_pem=c.client_key)
-        return Protocol(**options)
+        protocol = Protocol(**options)
+        # Every WS-Management request goes through send_message: count them there.
+        send = protocol.send_message
 
-    def _ensure_shell(self) -> tuple[Any, str]:
+        def counted(message: Any) -> Any:
+            self.exchanges += 1
+            return send(message)
+
+        protocol.send_message = counted  # type: ignore[method-assign]
+        return protocol
+
+    def _ensure_protocol(self) -> Any:
         if self._protocol is None:
             self._protocol = self._make_protocol()
-        if self._shell is None:
-            self._shell = self._protocol.open_shell(codepage=65001)
-        return self._protocol, self._shell
+        return self._protocol
 
     def close(self) -> None:
         with self._lock:
             if self._protocol is not None and self._shell is not None:
                 # Closing is best effort: the host drops idle shells anyway.
-                with contextlib.suppress(Exception):
+                with (
+                    contextlib.suppress(Exception),
+                    _timeouts(self._protocol, _DELETE_TIMEOUT_S, _DELETE_TIMEOUT_S * 2),
+                ):
                     self._protocol.close_shell(self._shell)
             self._shell = None
+            if self._protocol is not None:
+                with contextlib.suppress(Exception):
+                    self._protocol.transport.close_session()
 
     def invoke(self, script: str, params: Mapping[str, Any]) -> Any:
-        document = json.dumps({"script": script, "params": params}, ensure_ascii=False).encode("utf-8")
+        # ASCII JSON (non-ASCII as \\u escapes): valid in XML and in an environment block, and
+        # no encoding error whatever the strings hold.
+        envelope = json.dumps({"script": script, "params": params}, ensure_ascii=True)
         with self._lock:
-            stdout, stderr = self._run(document)
-        return outcome_of(stdout, stderr)
+            stdout, stderr = self._run(envelope)
+        try:
+            return outcome_of(stdout, stderr)
+        except HypervisorError as exc:  # the script's own failure, by the typed error it maps to
+            self.errors[type(exc).__name__] += 1
+            raise
 
-    def _run(self, document: bytes) -> tuple[bytes, bytes]:
-        from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
+    def _run(self, envelope: str) -> tuple[bytes, bytes]:
+        from winrm.exceptions import WinRMTransportError, WSManFaultError
 
         busy = 0
         reconnected = False
         while True:
             deadline.check("WinRM invocation")
+            fresh = self._shell is None
+            # A one-shot process's first invocation rides in the new shell's environment; later
+            # ones (an action that makes several) reuse that shell with the envelope on stdin.
+            environment = envelope_environment(envelope) if (self.one_shot and fresh) else None
             try:
-                protocol, shell = self._ensure_shell()
-                command, args = _bootstrap_command()
-                command_id = protocol.run_command(shell, command, args, skip_cmd_shell=True)
+                protocol = self._ensure_protocol()
+                if fresh:
+                    self._shell = self._open(protocol, environment)
+                shell = self._shell
+                assert shell is not None
+                command_id = self._start(protocol, shell, stdin_only=self.one_shot and not fresh)
             except WSManFaultError as exc:
-                if exc.wsman_fault_code == SHELL_NOT_FOUND and not reconnected:
+                if exc.wsman_fault_code == SHELL_NOT_FOUND and not fresh and not reconnected:
                     # The host dropped our idle shell: open a new one; the command never ran.
                     self._shell, reconnected = None, True
                     continue
-                if exc.wsman_fault_code in BUSY_CODES and busy < self.busy_retries:
+                if self._busy(exc, busy):
                     busy += 1
-                    time.sleep(min(2.0, 0.1 * 2**busy))
-                    continue
+                    continue  # (a one-shot shell already made is reused, the envelope on stdin)
+                self._drop_if_one_shot()
                 raise self._map(exc) from None
             except Exception as exc:
+                self._drop_if_one_shot()
                 raise self._map(exc) from None
             try:
-                protocol.send_command_input(shell, command_id, document, end=True)
-                out: list[bytes] = []
-                err: list[bytes] = []
-                while True:
-                    if deadline.remaining(1.0) == 0.0:
-                        raise OperationTimeoutError("the host did not answer before the deadline")
-                    try:
-                        stdout, stderr, _code, done = protocol.get_command_output_raw(shell, command_id)
-                    except WinRMOperationTimeoutError:
-                        continue  # nothing yet: ask again (each Receive waits up to the operation timeout)
-                    out.append(stdout)
-                    err.append(stderr)
-                    if done:
-                        break
+                if environment is None:
+                    self._send(protocol, shell, command_id, envelope.encode("ascii"))
+                output = self._receive(protocol, shell, command_id)
                 if not self.one_shot:
-                    # Release the finished command on the kept shell; a failed Signal changes nothing.
+                    # Release the finished command on the kept shell; a failed Signal changes
+                    # nothing. (A one-shot shell is deleted soon, which frees its commands.)
                     with contextlib.suppress(WSManFaultError, WinRMTransportError):
                         protocol.cleanup_command(shell, command_id)
-                return b"".join(out), b"".join(err)
+                return output
             except OperationTimeoutError:
-                self._shell = None  # the command may still run there: do not reuse its shell
+                self._abandon_shell()  # the command may still run there: delete its shell now
                 raise
             except Exception as exc:
-                self._shell = None
+                self._abandon_shell()
                 raise self._map(exc) from None
+
+    def _open(self, protocol: Any, environment: dict[str, str] | None) -> str:
+        if not self.one_shot:
+            return str(protocol.open_shell(codepage=65001))
+        # Should the process die before its Delete, the host drops the shell once idle this long.
+        left = deadline.remaining(None)
+        idle = int(left if left is not None else self.connection.read_timeout_s) + _ONE_SHOT_IDLE_MARGIN_S
+        return str(protocol.open_shell(codepage=65001, env_vars=environment, idle_timeout=f"PT{idle}S"))
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _busy(self, exc: Any, busy: int) -> bool:
+        """Whether to retry after the host's busy fault (waits first)."""
+        if exc.wsman_fault_code in BUSY_CODES and busy < self.busy_retries:
+            time.sleep(min(2.0, 0.1 * 2 ** (busy + 1)))
+            return True
+        return False
+
+    def _start(self, protocol: Any, shell: str, *, stdin_only: bool) -> str:
+        command, args = _bootstrap_command(stdin_only)
+        return str(protocol.run_command(shell, command, list(args), skip_cmd_shell=True))
+
+    def _send(self, protocol: Any, shell: str, command_id: str, document: bytes) -> None:
+        chunks = [document[n : n + STDIN_CHUNK] for n in range(0, len(document), STDIN_CHUNK)] or [b""]
+        for n, chunk in enumerate(chunks):
+            deadline.check("WinRM invocation")
+            protocol.send_command_input(shell, command_id, chunk, end=n == len(chunks) - 1)
+
+    def _receive(self, protocol: Any, shell: str, command_id: str) -> tuple[bytes, bytes]:
+        from winrm.exceptions import WinRMOperationTimeoutError
+
+        out: list[bytes] = []
+        err: list[bytes] = []
+        while True:
+            left = deadline.remaining(None)
+            if left is not None and left < 0.5:
+                raise OperationTimeoutError("the host did not answer before the deadline")
+            # Each Receive waits at most the OperationTimeout; never past the deadline.
+            wait = self.connection.operation_timeout_s
+            if left is not None:
+                wait = min(wait, left)
+            try:
+                with _timeouts(protocol, wait, self.connection.read_timeout_s):
+                    stdout, stderr, _code, done = protocol.get_command_output_raw(shell, command_id)
+            except WinRMOperationTimeoutError:
+                continue  # nothing yet: ask again
+            out.append(stdout)
+            err.append(stderr)
+            if done:
+                return b"".join(out), b"".join(err)
+
+    def _delete(self, protocol: Any, shell: str) -> None:
+        """Delete a shell, best effort and bounded (also after the deadline: the host would keep
+        the shell and its process otherwise)."""
+        with contextlib.suppress(Exception), _timeouts(protocol, _DELETE_TIMEOUT_S, 2 * _DELETE_TIMEOUT_S):
+            protocol.close_shell(shell, close_session=False)
+
+    def _drop_if_one_shot(self) -> None:
+        """A failed start: a kept shell stays for the next invocation; a one-shot one goes now."""
+        if self.one_shot:
+            self._abandon_shell()
+
+    def _abandon_shell(self) -> None:
+        shell, self._shell = self._shell, None
+        if shell is not None and self._protocol is not None:
+            self._delete(self._protocol, shell)
 
     def _map(self, exc: BaseException) -> HypervisorError:
         from winrm.exceptions import InvalidCredentialsError, WinRMTransportError, WSManFaultError
 
-        return map_transport_error(
+        mapped = map_transport_error(
             exc,
             self.connection.host,
             "WinRM",
@@ -302,64 +325,5 @@ class WinRMRunner:
             fault=(exc.wsman_fault_code or exc.code) if isinstance(exc, WSManFaultError) else None,
             transport=exc.code if isinstance(exc, WinRMTransportError) else None,
         )
-
-
-def map_transport_error(
-    exc: BaseException, host: str, label: str, *, refused: bool, fault: Any, transport: Any
-) -> HypervisorError:
-    """A runner's foreign error, translated once into cshyperv's tree. The runner says what its
-    library's exception means (credentials refused, a WS-Management fault code, an HTTP status);
-    messages name the host, never a credential."""
-    if isinstance(exc, HypervisorError):
-        return exc
-    if refused or transport == 401:
-        return HypervisorAccessDeniedError(f"the Hyper-V host {host} refused the credentials")
-    if fault is not None:
-        return HypervisorError(f"WinRM fault {fault} from {host}")
-    if transport is not None:
-        return HypervisorConnectionError(f"WinRM transport error {transport} from {host}")
-    name = type(exc).__name__
-    if "Timeout" in name:
-        return OperationTimeoutError(f"{host} did not answer in time")
-    if isinstance(exc, (ConnectionError, OSError)) or "Connection" in name:
-        return HypervisorConnectionError(f"cannot reach the Hyper-V host {host} ({name})")
-    return HypervisorError(f"{label} call to {host} failed ({name})")
-
-
-def outcome_of(stdout: bytes, stderr: bytes) -> Any:
-    """The result in the entry script's marker line, or the error record it carries (raised as
-    :class:`PowerShellError`). Shared by the WinRM and PSRP runners."""
-    for line in stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith(MARKER):
-            outcome = json.loads(line[len(MARKER) :])
-            if "error" in outcome:
-                raise PowerShellError(outcome["error"])
-            return outcome.get("ok")
-    messages = parse_clixml(stderr)
-    raise HypervisorError("PowerShell gave no result" + (f": {messages[0][:300]}" if messages else ""))
-
-
-def create(config: Mapping[str, str]) -> Any:
-    """Plug-in factory (entry point ``hyperv``): settings url/username/password/transport/...,
-    defaulting to the CSHYPERV_WINRM_* environment variables."""
-    from cshyperv.hyperv.plugin import HyperVHypervisor
-    from cshyperv.hyperv.storage import storage_access_from_settings
-
-    if config.get("url"):
-        connection = HostConnection.from_mapping(config)
-    else:
-        connection = HostConnection.from_env(None, **dict(config))
-    storage = storage_access_from_settings(
-        config, host=connection.host, winrm_username=connection.username, winrm_password=connection.password
-    )
-    kind = str(config.get("runner") or "winrm").strip().lower()
-    runner: Any
-    if kind == "psrp":
-        from cshyperv.hyperv.psrp import PSRPRunner
-
-        runner = PSRPRunner(connection)
-    elif kind == "winrm":
-        runner = WinRMRunner(connection, one_shot=_bool(config.get("one_shot"), False))
-    else:
-        raise PluginError(f"unknown runner {kind!r} (use winrm or psrp)")
-    return HyperVHypervisor(runner, storage=storage, config_drive=_bool(config.get("config_drive"), True))
+        self.errors[type(mapped).__name__] += 1
+        return mapped

@@ -1,10 +1,19 @@
-"""The hypervisor plug-in SDK: neutral value objects, Protocols and capabilities.
+"""The hypervisor plug-in SDK: the whole contract between cshyperv and a plug-in.
 
-Write a plug-in by implementing :class:`Hypervisor` plus the ``Supports*`` protocols you offer,
-declare them in ``capabilities``, register a factory (:mod:`cshyperv.plugins`), and run the
-conformance kit (:mod:`cshyperv.testing.conformance`) against it. See ``docs/plugins.md``.
+* value objects (:class:`VmSpec`, :class:`VmInfo`, :class:`VmState` ...): what a plug-in sees and
+  returns, hypervisor-neutral, no CloudStack types;
+* :class:`Hypervisor` (required) and the ``Supports*`` protocols (optional), each optional one
+  declared as a :class:`Capability`; :data:`CAPABILITY_PROTOCOLS` maps one to the other and
+  :func:`supports` checks both at once;
+* the storage part: :class:`StorageAccess` (required to serve the agent), :class:`LearnsLocations`
+  and :class:`HostCapacity` (optional), :class:`LocalTreeStorageAccess` (a ready one);
+* :class:`Plugin`, what a factory returns (:data:`PluginFactory`), and :func:`as_plugin`.
+
+Register a factory (:mod:`cshyperv.plugins`) and run the conformance kit
+(:mod:`cshyperv.testing.conformance`) against it. See ``docs/plugins.md``.
 """
 
+from cshyperv.hypervisor._plugin import CAPABILITY_PROTOCOLS, Plugin, PluginFactory, as_plugin, supports
 from cshyperv.hypervisor._protocols import (
     Capability,
     Hypervisor,
@@ -19,6 +28,13 @@ from cshyperv.hypervisor._protocols import (
     SupportsSuspend,
     SupportsVolumes,
 )
+from cshyperv.hypervisor._storage import (
+    HostCapacity,
+    LearnsLocations,
+    LocalTreeStorageAccess,
+    ProvidesStorageAccess,
+    StorageAccess,
+)
 from cshyperv.hypervisor._values import (
     Checkpoint,
     ConsoleInfo,
@@ -29,7 +45,6 @@ from cshyperv.hypervisor._values import (
     HostStats,
     NicInfo,
     NicSpec,
-    PowerStateName,
     VmInfo,
     VmSpec,
     VmState,
@@ -38,18 +53,25 @@ from cshyperv.hypervisor._values import (
 )
 
 __all__ = [
+    "CAPABILITY_PROTOCOLS",
     "Capability",
     "Checkpoint",
     "ConsoleInfo",
     "DeviceCounters",
     "DiskKind",
     "DiskSpec",
+    "HostCapacity",
     "HostInfo",
     "HostStats",
     "Hypervisor",
+    "LearnsLocations",
+    "LocalTreeStorageAccess",
     "NicInfo",
     "NicSpec",
-    "PowerStateName",
+    "Plugin",
+    "PluginFactory",
+    "ProvidesStorageAccess",
+    "StorageAccess",
     "SupportsCheckpoints",
     "SupportsConsole",
     "SupportsDeploy",
@@ -65,4 +87,6 @@ __all__ = [
     "VmState",
     "VmStats",
     "VolumeInfo",
+    "as_plugin",
+    "supports",
 ]

@@ -25,7 +25,6 @@ __all__ = [
     "HostStats",
     "NicInfo",
     "NicSpec",
-    "PowerStateName",
     "VmInfo",
     "VmSpec",
     "VmState",
@@ -35,7 +34,11 @@ __all__ = [
 
 
 class VmState(str, enum.Enum):
-    """A VM's state as Hyper-V names it (other plug-ins map theirs onto these)."""
+    """A VM's state as Hyper-V names it (other plug-ins map theirs onto these).
+
+    The SDK's only state enum: CloudStack's power states (PowerOn/PowerOff/PowerUnknown) are
+    derived from it by the resource layer, as the legacy agent mapped Hyper-V's states.
+    """
 
     RUNNING = "Running"
     OFF = "Off"
@@ -46,34 +49,6 @@ class VmState(str, enum.Enum):
     SAVING = "Saving"
     RESUMING = "Resuming"
     UNKNOWN = "Unknown"
-
-    @property
-    def power_state(self) -> PowerStateName:
-        """CloudStack's PowerState for this state, as the legacy agent mapped Hyper-V's."""
-        return _POWER[self]
-
-
-class PowerStateName(str, enum.Enum):
-    """CloudStack's ``VirtualMachine.PowerState`` names (as strings, SDK-side)."""
-
-    POWER_ON = "PowerOn"
-    POWER_OFF = "PowerOff"
-    POWER_UNKNOWN = "PowerUnknown"
-
-
-# Same mapping as the C# agent's EnabledState table (cloudstack-wire.md §2): transitional states
-# towards "on" count as on, "Stopping" as off, paused/saved/suspended as unknown.
-_POWER = {
-    VmState.RUNNING: PowerStateName.POWER_ON,
-    VmState.STARTING: PowerStateName.POWER_ON,
-    VmState.SAVING: PowerStateName.POWER_ON,
-    VmState.RESUMING: PowerStateName.POWER_ON,
-    VmState.OFF: PowerStateName.POWER_OFF,
-    VmState.STOPPING: PowerStateName.POWER_OFF,
-    VmState.PAUSED: PowerStateName.POWER_UNKNOWN,
-    VmState.SAVED: PowerStateName.POWER_UNKNOWN,
-    VmState.UNKNOWN: PowerStateName.POWER_UNKNOWN,
-}
 
 
 class DiskKind(str, enum.Enum):

@@ -39,7 +39,7 @@ from cshyperv.commands import (
     StoragePoolType,
     StorageResourceType,
 )
-from cshyperv.hypervisor import Capability, SupportsStats
+from cshyperv.errors import WireTypeError
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import power_state
 
@@ -54,8 +54,8 @@ def startup(ctx: ResourceContext, commands: list[Command]) -> list[Command]:
     """
     routing = next((c for c in commands if isinstance(c, StartupRoutingCommand)), None)
     if routing is None:
-        raise ValueError("StartupCommand array without a StartupRoutingCommand")
-    info = ctx.hypervisor.host_info()
+        raise WireTypeError("expected a com.cloud.agent.api.StartupRoutingCommand").at(0)
+    info = ctx.ops.host_info()
     ctx.host_guid = routing.guid
     details = dict(routing.host_details or {})
     details["product_version"] = info.os_version or info.hypervisor_version
@@ -102,11 +102,11 @@ def startup(ctx: ResourceContext, commands: list[Command]) -> list[Command]:
 
 def host_vm_states(ctx: ResourceContext) -> dict[str, PowerState]:
     """Every VM on the host, in one hypervisor call."""
-    return {vm.name: power_state(vm.state.power_state) for vm in ctx.hypervisor.list_vms()}
+    return {name: power_state(state) for name, state in ctx.ops.states().items()}
 
 
 def ready(ctx: ResourceContext, cmd: ReadyCommand) -> Answer:
-    ctx.hypervisor.host_info()  # proves the host answers; a failure becomes result=false
+    ctx.ops.host_info()  # proves the host answers; a failure becomes result=false
     # UEFI firmware is always there on Hyper-V (generation 2 VMs).
     return ReadyAnswer(result=True, details_map={"host.uefi.enable": "true"})
 
@@ -122,18 +122,17 @@ def check_health(ctx: ResourceContext, cmd: CheckHealthCommand) -> Answer:
 
 
 def maintain(ctx: ResourceContext, cmd: MaintainCommand) -> Answer:
-    return MaintainAnswer(result=True, will_migrate=True, reconnect=False)
+    return MaintainAnswer(result=True, will_migrate=True)
 
 
 def ping(ctx: ResourceContext, cmd: PingCommand) -> Answer:
-    ctx.hypervisor.list_vms()  # a ping that cannot reach the host must fail
+    ctx.ops.vms()  # a ping that cannot reach the host must fail
     kind = type(cmd).__name__
-    return Answer(result=True, details=f"success - NOP for {kind}", reconnect=False)
+    return Answer(result=True, details=f"success - NOP for {kind}")
 
 
 def host_stats(ctx: ResourceContext, cmd: GetHostStatsCommand) -> Answer:
-    hv = ctx.require(Capability.STATS, SupportsStats)
-    stats = hv.host_stats()
+    stats = ctx.ops.host_stats()
     entry = HostStatsEntry(
         host_id=cmd.host_id,
         entity_type="host",

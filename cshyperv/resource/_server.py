@@ -1,4 +1,4 @@
-"""ServerResource: CloudStack's agent-side "resource", built on a hypervisor plug-in."""
+"""ServerResource: CloudStack's agent-side "resource", built on the operations layer."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cshyperv.commands import Answer, Command, CopyCmdAnswer, CopyCommand, PowerState
-from cshyperv.dispatch import Dispatcher, Middleware, failed_answer
-from cshyperv.hypervisor import Hypervisor
+from cshyperv.dispatch import Dispatcher, Middleware
+from cshyperv.hypervisor import HostCapacity, Hypervisor, Plugin, StorageAccess, as_plugin
+from cshyperv.operations import Operations
 from cshyperv.resource import _host, _storage, _vm
 from cshyperv.resource._context import ResourceContext, ResourceSettings
-from cshyperv.resource._storage_access import StorageAccess
-from cshyperv.wire._registry import Registry, builtin_registry
+from cshyperv.wire import Registry, builtin_registry
 
-__all__ = ["ServerResource"]
+__all__ = ["ServerResource", "answer_class_for"]
 
 # Answers whose Java class does not follow the "<X>Command -> <X>Answer" naming.
 _ANSWER_EXCEPTIONS: dict[type[Command], type[Answer]] = {CopyCommand: CopyCmdAnswer}
@@ -35,38 +35,44 @@ def answer_class_for(command_type: type[Command], registry: Registry) -> type[An
     return Answer
 
 
-def _guard(
-    ctx: ResourceContext, handler: Callable[[ResourceContext, Any], Answer], answer_type: type[Answer]
-) -> Callable[[Any], Answer]:
+def _bind(ctx: ResourceContext, handler: Callable[[ResourceContext, Any], Answer]) -> Callable[[Any], Answer]:
     def run(command: Any) -> Answer:
-        try:
-            return handler(ctx, command)
-        except Exception as exc:
-            failed = failed_answer(exc)
-            if answer_type is Answer:
-                return failed
-            return answer_type(result=False, details=failed.details)
+        return handler(ctx, command)
 
     return run
 
 
-class ServerResource:
-    """Every CloudStack command this agent handles, on one hypervisor plug-in and storage access.
+def _operations(plugin: Plugin | Hypervisor | Operations, storage: StorageAccess | None) -> Operations:
+    if isinstance(plugin, Operations):
+        return plugin
+    if storage is None:
+        return Operations(as_plugin(plugin))
+    if isinstance(plugin, Plugin):
+        return Operations(Plugin(plugin.hypervisor, storage=storage, host_capacity=plugin.host_capacity))
+    capacity = plugin if isinstance(plugin, HostCapacity) else None
+    return Operations(Plugin(plugin, storage=storage, host_capacity=capacity))
 
-    Implements :class:`cshyperv.frontends._backend.AgentBackend`, so any frontend (the HTTPS
-    direct-connect agent, a test) can drive it. Thread-safe.
+
+class ServerResource:
+    """Every CloudStack command this agent handles, over one plug-in. Thread-safe.
+
+    ``plugin`` is what a factory returned (a :class:`~cshyperv.hypervisor.Plugin` or a bare
+    hypervisor) or ready :class:`~cshyperv.operations.Operations`; ``storage``, when given,
+    replaces the plug-in's own storage access. Implements :class:`AgentBackend`, so any frontend
+    can drive it (:func:`cshyperv.resource.handle_request`).
     """
 
     def __init__(
         self,
-        hypervisor: Hypervisor,
-        storage: StorageAccess,
+        plugin: Plugin | Hypervisor | Operations,
+        storage: StorageAccess | None = None,
         *,
         settings: ResourceSettings | None = None,
         middleware: Sequence[Middleware] = (),
         registry: Registry | None = None,
     ) -> None:
-        self.context = ResourceContext(hypervisor, storage, settings or ResourceSettings())
+        self.ops = _operations(plugin, storage)
+        self.context = ResourceContext(self.ops, settings or ResourceSettings())
         self.registry = registry if registry is not None else builtin_registry()
         self.dispatcher = Dispatcher(middleware=middleware)
         tables: list[Mapping[type[Command], Callable[[ResourceContext, Any], Answer]]] = [
@@ -76,12 +82,16 @@ class ServerResource:
         ]
         for table in tables:
             for command_type, handler in table.items():
-                answer_type = answer_class_for(command_type, self.registry)
-                self.dispatcher.register(command_type, _guard(self.context, handler, answer_type))
+                self.dispatcher.register(
+                    command_type,
+                    _bind(self.context, handler),
+                    answer_type=answer_class_for(command_type, self.registry),
+                )
 
     @property
     def hypervisor(self) -> Hypervisor:
-        return self.context.hypervisor
+        """The plug-in's hypervisor (for inspection; calls go through :attr:`ops`)."""
+        return self.ops.plugin.hypervisor
 
     def execute(self, command: Command) -> Answer:
         """Run one command; never raises (see :class:`cshyperv.dispatch.Dispatcher`)."""
@@ -100,3 +110,7 @@ class ServerResource:
             if issubclass(cls, Command) and not issubclass(cls, Answer) and self.dispatcher.supports(cls):
                 found.append(fqcn)
         return found
+
+    def close(self) -> None:
+        """Close the plug-in (idempotent)."""
+        self.ops.close()

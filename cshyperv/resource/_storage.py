@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid as uuidlib
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
@@ -52,14 +52,13 @@ from cshyperv.commands import (
     VolumeTO,
     VolumeType,
 )
-from cshyperv.errors import MissingMemberError, UnsupportedOperationError, VolumeNotFoundError
-from cshyperv.hypervisor import Capability, DiskKind, DiskSpec, SupportsDisks, SupportsVolumes
+from cshyperv.errors import MissingMemberError, UnsupportedOperationError
+from cshyperv.hypervisor import DiskKind, DiskSpec
 from cshyperv.resource._context import ResourceContext
 from cshyperv.resource._translate import disk_file, join_path, store_root
-from cshyperv.storage import DiskUsage, StorageURL, install_template, transfer
-from cshyperv.storage.vhd import probe_virtual_size
+from cshyperv.storage import StorageURL
 
-__all__ = ["HANDLERS", "copy_file"]
+__all__ = ["HANDLERS"]
 
 
 def _role(store: Any) -> DataStoreRole | None:
@@ -72,59 +71,32 @@ def _role(store: Any) -> DataStoreRole | None:
     return None
 
 
-def copy_file(ctx: ResourceContext, source: str, target: str) -> int:
-    """Copy ``source`` to ``target`` (any two locations); returns the bytes copied.
-
-    Server-side where both are on one SMB server, streamed otherwise; written under a temporary
-    name and renamed, so a failed copy leaves nothing under the target name. Honours the deadline.
-    """
-    src_adaptor, src_path = ctx.storage.locate(source)
-    dst_adaptor, dst_path = ctx.storage.locate(target)
-    try:
-        return transfer.copy_file(src_adaptor, src_path, dst_adaptor, dst_path)
-    except FileNotFoundError as exc:
-        if not src_adaptor.exists(src_path):
-            raise VolumeNotFoundError(source) from None
-        raise exc from None
-
-
 def _learn_stores(ctx: ResourceContext, *objects: Any) -> None:
     """Store URLs that carry credentials or name an NFS export teach the storage access."""
     for obj in objects:
         store = getattr(obj, "image_data_store", None) or getattr(obj, "data_store", None) or obj
-        ctx.learn(getattr(store, "url", None), getattr(store, "uri", None))
-
-
-@runtime_checkable
-class _HostCapacity(Protocol):
-    def path_capacity(self, path: str) -> DiskUsage: ...
+        ctx.ops.learn(getattr(store, "url", None), getattr(store, "uri", None))
 
 
 def _usage(ctx: ResourceContext, root: str) -> tuple[int, int]:
-    """Capacity and free bytes of a pool or store. Drive paths on the host (local pools, cluster
-    shared volumes) are asked of the host itself when the plug-in can; everything else is asked
-    of the file server through the storage access."""
-    hv: Any = ctx.hypervisor
-    if root[1:2] == ":" and isinstance(hv, _HostCapacity):
-        usage = hv.path_capacity(root)
-        return usage.total_bytes, usage.free_bytes
-    adaptor, path = ctx.storage.locate(root)
-    adaptor.mkdir(path)
-    usage = adaptor.disk_usage(path)
+    usage = ctx.ops.capacity(root)
     return usage.total_bytes, usage.free_bytes
 
 
 def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
     if cmd.pool is None:
         raise MissingMemberError("required member is missing").at("pool")
-    root = store_root(cmd.pool)
+    # An SMB pool's path may end in "?user=..&password=..": learn it, keep it out of every path.
+    root, _, query = store_root(cmd.pool).partition("?")
+    if query and root.startswith("\\\\"):
+        ctx.ops.learn("cifs:" + root.replace("\\", "/") + "?" + query)
     details = cmd.details or {}
     if root.startswith("\\\\") and details.get("user") and details.get("password") is not None:
         # Newer management servers send the SMB pool's credentials as pool details.
         url = attrs.evolve(
             StorageURL.parse(root), user=details["user"], password=details["password"], domain=details.get("domain")
         )
-        ctx.learn(url.to_url(with_credentials=True))
+        ctx.ops.learn(url.to_url(with_credentials=True))
     if not cmd.add:
         ctx.pools.pop(cmd.pool.uuid or "", None)
         return Answer(result=True, details="pool removed")
@@ -135,7 +107,7 @@ def modify_pool(ctx: ResourceContext, cmd: ModifyStoragePoolCommand) -> Answer:
         uuid=cmd.pool.uuid,
         host=cmd.pool.host,
         local_path=root,
-        host_path=cmd.pool.path,
+        host_path=(cmd.pool.path or "").partition("?")[0] or None,
         pool_type=cmd.pool.type,
         capacity_bytes=total,
         available_bytes=free,
@@ -171,21 +143,20 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         source = disk_file(src)
         name = _file_name(dest, dest.format or src.format, posixpath.splitext(src.path or "")[1].lstrip(".") or "vhdx")
         target = join_path(store_root(dest.image_data_store), name)
-        copy_file(ctx, source, target)
-        size = _virtual_size(ctx, target)
+        ctx.ops.copy_file(source, target)
+        size = ctx.ops.virtual_size(target)
         new = TemplateObjectTO(path=name, size=size, physical_size=size, format=dest.format or src.format)
         return CopyCmdAnswer(result=True, new_data=new)
 
     if isinstance(src, TemplateObjectTO) and isinstance(dest, VolumeObjectTO) and src_role is DataStoreRole.Primary:
         # Root volume from a template already on primary storage.
-        hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
         template = disk_file(src)
         name = _file_name(dest, src.format)
         target = join_path(store_root(dest.data_store), name)
         if ctx.settings.differencing_root_disks:
-            info = hv.create_volume(target, dest.size or 0, parent=template)
+            info = ctx.ops.create_volume(target, dest.size or 0, parent=template)
         else:
-            info = hv.clone_volume(template, target, size_bytes=dest.size)
+            info = ctx.ops.clone_volume(template, target, size_bytes=dest.size)
         volume = VolumeObjectTO(path=name, size=info.size_bytes, format=src.format, volume_type=dest.volume_type)
         return CopyCmdAnswer(result=True, new_data=volume)
 
@@ -193,7 +164,7 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         source = disk_file(src)
         name = _file_name(dest, src.format)
         target = join_path(store_root(dest.data_store), name)
-        copy_file(ctx, source, target)
+        ctx.ops.copy_file(source, target)
         copied_volume = VolumeObjectTO(path=name, size=src.size, format=src.format, volume_type=src.volume_type)
         return CopyCmdAnswer(result=True, new_data=copied_volume)
 
@@ -202,8 +173,9 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
         name = _file_name(dest, src.format)
         folder = dest.path or ""
         target = join_path(store_root(dest.image_data_store), posixpath.join(folder, name) if folder else name)
-        copied = copy_file(ctx, source, target)
-        _write_template_properties(ctx, target, dest, name, size=copied, src=src)
+        copied = ctx.ops.copy_file(source, target)
+        properties = join_path(store_root(dest.image_data_store), posixpath.join(folder, "template.properties"))
+        _write_template_properties(ctx, properties, dest, name, size=copied, src=src)
         new = TemplateObjectTO(
             path=posixpath.join(folder, name) if folder else name,
             size=src.size,
@@ -216,23 +188,10 @@ def copy(ctx: ResourceContext, cmd: CopyCommand) -> Answer:
     return CopyCmdAnswer(result=False, details=f"copying {kinds} is not implemented yet")
 
 
-def _virtual_size(ctx: ResourceContext, path: str) -> int:
-    """The disk size of a template: the hypervisor's word if it has one, else the image's own
-    headers (VHD/VHDX), else the file size."""
-    hv: Any = ctx.hypervisor
-    if Capability.VOLUMES in ctx.hypervisor.capabilities and isinstance(hv, SupportsVolumes):
-        info = hv.volume_info(path)
-        if info is not None:
-            return info.size_bytes
-    adaptor, rel = ctx.storage.locate(path)
-    return probe_virtual_size(adaptor, rel) or adaptor.stat(rel).size
-
-
 def _write_template_properties(
-    ctx: ResourceContext, target: str, dest: TemplateObjectTO, name: str, *, size: int, src: VolumeObjectTO
+    ctx: ResourceContext, properties: str, dest: TemplateObjectTO, name: str, *, size: int, src: VolumeObjectTO
 ) -> None:
     # The secondary storage VM lists templates from these files; keys as CloudStack writes them.
-    adaptor, rel = ctx.storage.locate(target)
     fmt = str(src.format.value).lower() if src.format is not None else "vhdx"
     lines = [
         f"filename={name}",
@@ -248,18 +207,16 @@ def _write_template_properties(
         f"description={dest.display_text or ''}",
         "hvm=true",
     ]
-    with adaptor.open_write(posixpath.join(posixpath.dirname(rel), "template.properties")) as out:
-        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+    ctx.ops.write_file(properties, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def create_object(ctx: ResourceContext, cmd: CreateObjectCommand) -> Answer:
     data = cmd.data
     if not isinstance(data, VolumeObjectTO):
         return CreateObjectAnswer(result=False, details=f"not supported type: {type(data).__name__}")
-    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     name = _file_name(data, data.format)
     target = join_path(store_root(data.data_store), name)
-    info = hv.create_volume(target, data.size or 0)
+    info = ctx.ops.create_volume(target, data.size or 0)
     new = attrs.evolve(data, path=name, size=info.size_bytes, format=data.format or ImageFormat.VHDX)
     return CreateObjectAnswer(result=True, data=new)
 
@@ -267,12 +224,10 @@ def create_object(ctx: ResourceContext, cmd: CreateObjectCommand) -> Answer:
 def delete(ctx: ResourceContext, cmd: DeleteCommand) -> Answer:
     data = cmd.data
     if isinstance(data, VolumeObjectTO):
-        hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
-        hv.delete_volume(disk_file(data))
+        ctx.ops.delete_volume(disk_file(data))
         return Answer(result=True)
     if isinstance(data, TemplateObjectTO):
-        adaptor, rel = ctx.storage.locate(disk_file(data))
-        adaptor.remove(rel)
+        ctx.ops.delete_file(disk_file(data))
         return Answer(result=True)
     return Answer(result=False, details=f"unsupported type: {type(data).__name__}")
 
@@ -280,13 +235,10 @@ def delete(ctx: ResourceContext, cmd: DeleteCommand) -> Answer:
 def destroy(ctx: ResourceContext, cmd: DestroyCommand) -> Answer:
     if cmd.volume is None or not cmd.volume.path:
         raise MissingMemberError("required member is missing").at("volume")
-    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     path = cmd.volume.path
     if cmd.volume.mount_point and not (path.startswith("\\\\") or path[1:2] == ":"):
         path = join_path(cmd.volume.mount_point, path)
-    if cmd.vm_name and Capability.DISKS in ctx.hypervisor.capabilities:
-        ctx.require(Capability.DISKS, SupportsDisks).detach_disk(cmd.vm_name, path)
-    hv.delete_volume(path)
+    ctx.ops.remove_volume(path, detach_from=cmd.vm_name)
     return Answer(result=True)
 
 
@@ -298,35 +250,29 @@ def _disk_spec(disk: Any) -> DiskSpec:
 
 
 def attach(ctx: ResourceContext, cmd: AttachCommand) -> Answer:
-    hv = ctx.require(Capability.DISKS, SupportsDisks)
     assert cmd.disk is not None  # required by the model
     if not cmd.vm_name:
         raise MissingMemberError("required member is missing").at("vmName")
-    hv.attach_disk(cmd.vm_name, _disk_spec(cmd.disk))
+    ctx.ops.attach_disk(cmd.vm_name, _disk_spec(cmd.disk))
     return AttachAnswer(result=True, disk=cmd.disk)
 
 
 def dettach(ctx: ResourceContext, cmd: DettachCommand) -> Answer:
-    hv = ctx.require(Capability.DISKS, SupportsDisks)
     assert cmd.disk is not None  # required by the model
     if not cmd.vm_name:
         raise MissingMemberError("required member is missing").at("vmName")
-    hv.detach_disk(cmd.vm_name, _disk_spec(cmd.disk).path)
+    ctx.ops.detach_disk(cmd.vm_name, _disk_spec(cmd.disk).path)
     return DettachAnswer(result=True, disk=cmd.disk)
 
 
 def resize(ctx: ResourceContext, cmd: ResizeVolumeCommand) -> Answer:
-    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     if not cmd.path or cmd.pool is None:
         raise MissingMemberError("required member is missing").at("path" if not cmd.path else "pool")
     if cmd.new_size is None:
         raise MissingMemberError("required member is missing").at("newSize")
     name = cmd.path if "." in cmd.path else f"{cmd.path}.vhdx"
     target = join_path(store_root(cmd.pool), name)
-    info = hv.volume_info(target)
-    if info is not None and cmd.new_size < info.size_bytes and not cmd.shrink_ok:
-        raise UnsupportedOperationError("shrinking a volume needs shrinkOk")
-    new = hv.resize_volume(target, cmd.new_size)
+    new = ctx.ops.resize_volume(target, cmd.new_size, allow_shrink=cmd.shrink_ok)
     return ResizeVolumeAnswer(result=True, new_size=new.size_bytes)
 
 
@@ -334,7 +280,6 @@ def create_legacy(ctx: ResourceContext, cmd: CreateCommand) -> Answer:
     """The pre-storage-subsystem volume create: empty, or a copy of ``templateUrl`` on the pool."""
     if cmd.pool is None or cmd.disk_characteristics is None:
         raise MissingMemberError("required member is missing").at("pool" if cmd.pool is None else "diskCharacteristics")
-    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     root = store_root(cmd.pool)
     disk = cmd.disk_characteristics
     name = f"{uuidlib.uuid4()}.vhdx"
@@ -343,9 +288,9 @@ def create_legacy(ctx: ResourceContext, cmd: CreateCommand) -> Answer:
         template = cmd.template_url
         if not (template.startswith("\\\\") or template[1:2] == ":"):
             template = join_path(root, template)
-        info = hv.clone_volume(template, target, size_bytes=disk.size or None)
+        info = ctx.ops.clone_volume(template, target, size_bytes=disk.size or None)
     else:
-        info = hv.create_volume(target, disk.size)
+        info = ctx.ops.create_volume(target, disk.size)
     volume = VolumeTO(
         id=cmd.vol_id,
         name=disk.name,
@@ -366,7 +311,7 @@ def primary_download(ctx: ResourceContext, cmd: PrimaryStorageDownloadCommand) -
     pool_root = cmd.local_path or (store_root(cmd.primary_pool) if cmd.primary_pool is not None else None)
     if not pool_root:
         raise MissingMemberError("required member is missing").at("localPath")
-    ctx.learn(cmd.url)
+    ctx.ops.learn(cmd.url)
     file_name = posixpath.basename(cmd.url.split("?", 1)[0].replace("\\", "/"))
     for suffix in (".bz2", ".gz", ".xz", ".zip"):
         file_name = file_name.removesuffix(suffix)
@@ -374,11 +319,9 @@ def primary_download(ctx: ResourceContext, cmd: PrimaryStorageDownloadCommand) -
     target = join_path(pool_root, name)
     if cmd.url.lower().startswith(("http://", "https://")):
         # Straight from the web onto primary storage: verified and decompressed on the way.
-        adaptor, rel = ctx.storage.locate(target)
-        folder, base = posixpath.split(rel)
-        installed = install_template(cmd.url, adaptor, folder, name=base, write_properties=False)
+        installed = ctx.ops.install_template(cmd.url, target)
         return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=installed.size)
-    copied = copy_file(ctx, cmd.url, target)
+    copied = ctx.ops.copy_file(cmd.url, target)
     return PrimaryStorageDownloadAnswer(result=True, install_path=name, template_size=copied)
 
 
@@ -392,15 +335,12 @@ def migrate_volume(ctx: ResourceContext, cmd: MigrateVolumeCommand) -> Answer:
     name = cmd.volume_path if "." in cmd.volume_path else f"{cmd.volume_path}.vhdx"
     source = name if source_root is None else join_path(source_root, name)
     target = join_path(store_root(cmd.pool), name)
-    copy_file(ctx, source, target)
-    src_adaptor, src_rel = ctx.storage.locate(source)
-    src_adaptor.remove(src_rel)
+    ctx.ops.move_file(source, target)
     return MigrateVolumeAnswer(result=True, volume_path=cmd.volume_path)
 
 
 def volume_stats(ctx: ResourceContext, cmd: GetVolumeStatsCommand) -> Answer:
     """Sizes of volumes on one pool, keyed by the strings CloudStack sent (volume paths)."""
-    hv = ctx.require(Capability.VOLUMES, SupportsVolumes)
     root = ctx.pools.get(cmd.pool_uuid or "")
     if root is None:
         raise UnsupportedOperationError("unknown storage pool: it was never added to this host")
@@ -409,7 +349,7 @@ def volume_stats(ctx: ResourceContext, cmd: GetVolumeStatsCommand) -> Answer:
         if not key:
             continue
         name = key if "." in key else f"{key}.vhdx"
-        info = hv.volume_info(join_path(root, name))
+        info = ctx.ops.volume_info(join_path(root, name))
         if info is not None:
             stats[key] = VolumeStatsEntry(
                 volume_uuid=key, physical_size=info.physical_bytes, virtual_size=info.size_bytes

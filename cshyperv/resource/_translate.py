@@ -17,12 +17,11 @@ import attrs
 from cshyperv.commands.enums import PowerState, StoragePoolType, VolumeType
 from cshyperv.commands.storage_to import ImageStoreTO, PrimaryDataStoreTO, TemplateObjectTO, VolumeObjectTO
 from cshyperv.commands.to import DiskTO, NfsTO, NicTO, StorageFilerTO, VirtualMachineTO
-from cshyperv.errors import HypervisorError, UnsupportedOperationError
-from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, PowerStateName, VmSpec
-from cshyperv.storage.urls import StorageURL, StorageURLError
+from cshyperv.errors import StorageURLError, TranslationError, UnsupportedOperationError
+from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmSpec, VmState
+from cshyperv.storage import StorageURL
 
 __all__ = [
-    "TranslationError",
     "TranslationSettings",
     "disk_file",
     "join_path",
@@ -32,10 +31,6 @@ __all__ = [
     "vlan_of",
     "vm_spec",
 ]
-
-
-class TranslationError(HypervisorError):
-    """A transfer object that cannot be turned into something the hypervisor can do."""
 
 
 @attrs.frozen(kw_only=True)
@@ -48,8 +43,24 @@ class TranslationSettings:
     differencing_root_disks: bool = False
 
 
-def power_state(state: PowerStateName) -> PowerState:
-    return PowerState(state.value)
+# Same mapping as the C# agent's EnabledState table (cloudstack-wire.md §2): transitional states
+# towards "on" count as on, "Stopping" as off, paused/saved/suspended as unknown.
+_POWER = {
+    VmState.RUNNING: PowerState.PowerOn,
+    VmState.STARTING: PowerState.PowerOn,
+    VmState.SAVING: PowerState.PowerOn,
+    VmState.RESUMING: PowerState.PowerOn,
+    VmState.OFF: PowerState.PowerOff,
+    VmState.STOPPING: PowerState.PowerOff,
+    VmState.PAUSED: PowerState.PowerUnknown,
+    VmState.SAVED: PowerState.PowerUnknown,
+    VmState.UNKNOWN: PowerState.PowerUnknown,
+}
+
+
+def power_state(state: VmState | None) -> PowerState:
+    """CloudStack's PowerState for a VM in ``state`` (None: the VM is absent, so PowerOff)."""
+    return PowerState.PowerOff if state is None else _POWER[state]
 
 
 def join_path(root: str, relative: str) -> str:

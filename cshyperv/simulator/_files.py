@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cshyperv.errors import HypervisorError, VolumeNotFoundError
 from cshyperv.hypervisor import VolumeInfo
-from cshyperv.storage._adaptor import LocalStorageAdaptor
+from cshyperv.storage import LocalStorageAdaptor
 
 __all__ = ["MAGIC", "SimulatedFiles", "simulated_disk_bytes"]
 
@@ -89,7 +89,10 @@ class SimulatedFiles:
 
     @staticmethod
     def _format(windows_path: str) -> str:
-        return "VHD" if windows_path.lower().endswith(".vhd") else "VHDX"
+        lowered = windows_path.lower()
+        if lowered.endswith(".iso"):
+            return "ISO"
+        return "VHD" if lowered.endswith(".vhd") else "VHDX"
 
     def create_disk(self, windows_path: str, size_bytes: int, *, parent: str | None = None) -> VolumeInfo:
         if parent is not None:

@@ -46,6 +46,7 @@ from cshyperv.hypervisor import (
     DiskSpec,
     HostInfo,
     HostStats,
+    LocalTreeStorageAccess,
     NicInfo,
     NicSpec,
     VmInfo,
@@ -54,9 +55,9 @@ from cshyperv.hypervisor import (
     VmStats,
     VolumeInfo,
 )
-from cshyperv.resource._storage_access import LocalTreeStorageAccess
 from cshyperv.simulator._files import SimulatedFiles
 from cshyperv.simulator._store import Store
+from cshyperv.simulator.seed import files_root_for
 
 __all__ = ["HostProfile", "SimulatorHypervisor", "create"]
 
@@ -110,7 +111,7 @@ class SimulatorHypervisor:
         self.store = Store(state_path)
         # Shares and local disks of every simulated host live under one directory tree, next to
         # the database unless told otherwise; see files_for().
-        self.files = SimulatedFiles(files_root if files_root is not None else f"{state_path}.files")
+        self.files = SimulatedFiles(files_root if files_root is not None else files_root_for(state_path))
         self.host = host or HostProfile()
         self.latency_s = latency_s
         if faults is None:
@@ -136,7 +137,9 @@ class SimulatorHypervisor:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability)
+        # Everything but DEPLOY: create-then-start is the operations layer's job for plug-ins
+        # whose host has no single-round-trip deploy.
+        return frozenset(Capability) - {Capability.DEPLOY}
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""
@@ -144,6 +147,20 @@ class SimulatorHypervisor:
     def storage_access(self) -> LocalTreeStorageAccess:
         """Storage access for the resource layer: every share and disk in the simulator's tree."""
         return LocalTreeStorageAccess(self.files.root)
+
+    def add_disk(self, path: str, size_bytes: int) -> None:
+        """Make a disk or ISO file exist at the Windows ``path`` (UNC or drive path) on the
+        simulated host, with virtual size ``size_bytes``: how a template or an ISO is seeded.
+
+        Idempotent: a file already there with that size is left alone; one of another size is
+        replaced. ``size_bytes`` must be positive; ``..`` in the path is refused.
+        """
+        if size_bytes <= 0:
+            raise ValueError("size_bytes must be positive")
+        existing = self.files.disk(path)
+        if existing is not None and existing.size_bytes == size_bytes:
+            return
+        self.files.create_disk(path, size_bytes)
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -294,26 +311,6 @@ class SimulatorHypervisor:
             created = self._vm_row(db, spec.name)
             assert created is not None
             return self._info(db, created)
-
-    def deploy_vm(self, spec: VmSpec) -> VmInfo:
-        # The common retry: already there, running, same spec. Answer it from a read transaction.
-        with self.store.transaction(write=False) as db:
-            row = self._vm_row(db, spec.name)
-            if (
-                row is not None
-                and row["host"] == self.host.name
-                and row["state"] == VmState.RUNNING.value
-                and self._same_spec(row, spec)
-            ):
-                return self._info(db, row)
-        existed = self.get_vm(spec.name) is not None
-        self.create_vm(spec)
-        try:
-            return self.start_vm(spec.name)
-        except BaseException:
-            if not existed:
-                self.destroy_vm(spec.name, delete_disks=True)
-            raise
 
     @staticmethod
     def _same_spec(row: sqlite3.Row, spec: VmSpec) -> bool:

@@ -51,8 +51,8 @@ def _import_smbclient() -> Any:
     try:
         import smbclient
         import smbclient.shutil
-    except ImportError:  # pragma: no cover - smbprotocol is a core dependency
-        raise StorageError("CIFS storage needs the smbprotocol package", code=errno.ENOSYS) from None
+    except ImportError:  # smbprotocol comes with the smb extra (and the hyperv extra, which includes it)
+        raise StorageError("CIFS storage needs smbprotocol: pip install 'cshyperv[smb]'", code=errno.ENOSYS) from None
     return smbclient
 
 

@@ -15,15 +15,12 @@ from typing import Final
 import attrs
 
 from cshyperv._redact import REDACTED
+from cshyperv.errors import StorageURLError
 
 __all__ = ["DEFAULT_PORTS", "StorageURL", "StorageURLError"]
 
 DEFAULT_PORTS: Final = {"cifs": 445, "smb": 445, "nfs": 2049}
 _SCHEMES: Final = ("cifs", "smb", "nfs", "file")
-
-
-class StorageURLError(ValueError):
-    """A storage location that cannot be parsed. The message never quotes the URL."""
 
 
 def _hidden(value: object) -> str:

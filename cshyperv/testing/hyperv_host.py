@@ -5,7 +5,23 @@ loopback WS-Management endpoint can call): it recognises which of the plug-in's 
 was sent, performs the operation on a :class:`~cshyperv.simulator.SimulatorHypervisor`, and answers
 with the JSON document (or the structured error record) the real script produces. The Hyper-V
 plug-in's Python side, parameters to results to errors, is thereby exercised end to end without
-Windows; the scripts themselves are checked by parsing and by the live suite.
+Windows; the scripts themselves are checked statically (tests/ps_conformance.py) and by the live suite.
+
+The double behaves like Windows where the review of the scripts found that a friendlier fake hid
+defects, and reads what the scripts do from their text (:class:`ScriptTraits`), so that a script
+regressing makes the double fail the way a real host would:
+
+* PowerShell's output rules: a script's array result is unrolled (none -> null, one -> the bare
+  object) unless the script returns it with the unary comma (``,@(...)``);
+* access denied is not "not found": :class:`HostSettings` ``vm_access_denied`` and
+  ``denied_paths`` make Get-VM and path checks fail with PermissionDenied, as they do on a host;
+* Remove-VM merges a VM's checkpoints in the background, after the VM is gone: deleting the
+  disks of a VM whose checkpoints were not merged first fails, file in use;
+* live migration is refused when the host has it disabled, is in no domain, or authenticates
+  migrations with CredSSP from an NTLM session (no credentials to delegate);
+* a KVP value over 1023 characters fails its job with 32773;
+* reboot is a guest reboot when the guest offers the shutdown service (a hard reset only
+  without it), and stop is a graceful shutdown that the host turns off at the deadline.
 
 :class:`RecordingRunner` wraps any runner and keeps a transcript (operation, parameters, result or
 error) per invocation, writable as JSON lines and replayable with :class:`ReplayRunner`.
@@ -15,8 +31,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,17 +51,52 @@ from cshyperv.errors import (
     VolumeNotFoundError,
 )
 from cshyperv.hyperv.plugin import PowerShellError
-from cshyperv.hyperv.scripts import operation_of
+from cshyperv.hyperv.scripts import OPERATIONS, operation_of, script_text
 from cshyperv.hypervisor import DiskKind, DiskSpec, NicSpec, VmInfo, VmSpec, VmState, VolumeInfo
 from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.testing.host_readiness import HostReadiness, preflight_answer
 
-__all__ = ["RecordingRunner", "ReplayRunner", "SimulatedHyperVHost"]
+__all__ = [
+    "KVP_VALUE_MAX_CHARS",
+    "GuestBehaviour",
+    "HostSettings",
+    "RecordingRunner",
+    "ReplayRunner",
+    "ScriptTraits",
+    "SimulatedHyperVHost",
+    "powershell_output",
+]
+
+# A KVP exchange value: 2048 bytes of UTF-16 including the terminator (hyperv.h), 1023 characters.
+KVP_VALUE_MAX_CHARS = 1023
 
 _SPEC = cattrs.Converter()
 
 
 def _record(category: str, fqid: str, message: str, target: object = None) -> dict[str, Any]:
     return {"category": category, "fully_qualified_error_id": fqid, "message": message, "target": target}
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# Operations whose script looks VMs up (Find-CsVm / Get-CsVm, or Get-VM itself), and what a
+# script that hid Get-VM's errors answered when it could not see a VM.
+_VM_OPERATIONS = frozenset(OPERATIONS) - {"volume", "path_capacity", "host_stats", "host_info", "preflight"}
+_ABSENT: dict[str, Any] = {
+    "get_vm": None,
+    "stop_vm": {"state": "Absent", "method": "none"},
+    "destroy_vm": {"removed": False, "deleted": []},
+    "vm_stats": {},
+    "list_vms": [],
+}
+_NOTHING = object()
+_ACCESS_DENIED = _record(
+    "PermissionDenied",
+    "AccessDenied,Microsoft.HyperV.PowerShell.Commands.GetVM",
+    "You do not have the required permission to complete this task.",
+)
 
 
 def _vm(info: VmInfo) -> dict[str, Any]:
@@ -74,13 +127,124 @@ def _volume(info: VolumeInfo | None) -> dict[str, Any] | None:
     }
 
 
-class SimulatedHyperVHost:
-    """Answers the Hyper-V plug-in's scripts from a simulator. Thread-safe."""
+def powershell_output(value: Any, *, wrapped: bool) -> Any:
+    """What the envelope holds for a script whose output is ``value``.
 
-    def __init__(self, simulator: SimulatorHypervisor) -> None:
+    PowerShell unrolls an array a script outputs into the pipeline, and ``$result = & $block``
+    collects it back: no element is ``$null``, one element is the element itself, and only two or
+    more make an array. ``,@(...)`` (``wrapped``) outputs the array as one object, kept whole.
+    """
+    if isinstance(value, list) and not wrapped:
+        if not value:
+            return None
+        return value[0] if len(value) == 1 else value
+    return value
+
+
+def _code(text: str) -> str:
+    """``text`` without its comment lines (what a trait is read from)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+@attrs.frozen(kw_only=True)
+class ScriptTraits:
+    """What one operation's script does, where a host's behaviour depends on it.
+
+    Read from the script text with :meth:`of`; the double consults them so that a script that
+    regresses (drops the unary comma, stops merging checkpoints first...) fails on the double the
+    way it would on a host.
+    """
+
+    wraps_array: bool = True  # returns its array as ,@(...)
+    vm_lookup_hides_errors: bool = False  # Get-VM -ErrorAction SilentlyContinue (errors read "absent")
+    path_check_hides_errors: bool = False  # Test-Path (access denied reads "absent")
+    merges_before_remove: bool = True  # destroy: Remove-VMSnapshot before Remove-VM
+    migration_preflight: bool = True  # migrate: reads VirtualMachineMigrationEnabled first
+    kvp_length_checked: bool = True  # create: boot args over 1023 characters kept out of KVP
+    kvp_job_awaited: bool = True  # create: the AddKvpItems job is waited for
+    guest_reboot: bool = True  # reboot: Msvm_ShutdownComponent.InitiateReboot
+    guest_shutdown: bool = True  # stop: Msvm_ShutdownComponent.InitiateShutdown
+
+    @classmethod
+    def of(cls, operation: str, text: str) -> ScriptTraits:
+        """The traits of ``operation`` whose full script text (common helpers included) is ``text``."""
+        marker = "\n# --- " + operation + "\n"
+        common, _, body = text.partition(marker) if marker in text else ("", "", text)
+        common, body = _code(common), _code(body)
+        remove_vm = re.search(r"\bRemove-VM\s", body)
+        merge = re.search(r"\bRemove-VMSnapshot\b", body)
+        return cls(
+            wraps_array=re.search(r"(?m)(?:^|[{;]|\breturn)\s*,\s*@\(", body) is not None,
+            vm_lookup_hides_errors=re.search(r"Get-VM\b[^\n|]*-ErrorAction\s+(SilentlyContinue|Ignore)", common)
+            is not None,
+            path_check_hides_errors=re.search(r"\bTest-Path\b", body) is not None,
+            merges_before_remove=remove_vm is None or (merge is not None and merge.start() < remove_vm.start()),
+            migration_preflight=".VirtualMachineMigrationEnabled" in body,
+            kvp_length_checked=re.search(r"\.Length\s+-le\s+1023\b", body) is not None,
+            kvp_job_awaited="Wait-CsMethodResult" in body,
+            guest_reboot="InitiateReboot" in body,
+            guest_shutdown="InitiateShutdown" in body,
+        )
+
+
+@attrs.define(kw_only=True)
+class HostSettings:
+    """How the simulated Windows host and the session on it are set up.
+
+    The defaults are a host set up as docs/hyperv.md asks (migration enabled, Kerberos migration
+    authentication, domain member, full access); tests turn them to what a real host may lack.
+    """
+
+    migration_enabled: bool = True  # Enable-VMMigration
+    migration_authentication: str = "Kerberos"  # VirtualMachineMigrationAuthenticationType: Kerberos|CredSSP
+    session_authentication: str = "Kerberos"  # how the WinRM session logged on: NTLM|Kerberos|CredSSP
+    kerberos_delegation: bool = True  # constrained delegation set up for Kerberos migration
+    domain_joined: bool = True
+    vm_access_denied: bool = False  # the session may not read VMs (not in Hyper-V Administrators)
+    denied_paths: tuple[str, ...] = ()  # path prefixes the session gets access denied on (double hop)
+
+
+@attrs.define(kw_only=True)
+class GuestBehaviour:
+    """How a simulated guest answers the shutdown integration service."""
+
+    shutdown_service: bool = True  # offers Msvm_ShutdownComponent (a booting or bare guest does not)
+    shutdown_s: float = 0.0  # how long its graceful shutdown takes
+
+
+class SimulatedHyperVHost:
+    """Answers the Hyper-V plug-in's scripts from a simulator, as a Windows host would. Thread-safe.
+
+    ``settings`` and ``guests`` (per VM name, :class:`GuestBehaviour`) set the host up;
+    ``script_source`` gives each operation's script text the traits are read from (the plug-in's
+    own by default; a test may give a regressed one). ``stops``, ``reboots`` and ``kvp`` record
+    how VMs were stopped (``shutdown`` or ``turn-off``, with the seconds waited) and rebooted
+    (``reboot`` or ``reset``), and the KVP boot arguments each VM was given.
+    """
+
+    def __init__(
+        self,
+        simulator: SimulatorHypervisor,
+        *,
+        settings: HostSettings | None = None,
+        script_source: Callable[[str], str] = script_text,
+    ) -> None:
         self.simulator = simulator
+        self.settings = settings or HostSettings()
+        self.guests: dict[str, GuestBehaviour] = {}
+        self.stops: dict[str, tuple[str, float]] = {}
+        self.reboots: dict[str, list[str]] = {}
+        self.kvp: dict[str, str] = {}
         self.invocations = 0
         self._lock = threading.Lock()
+        self._traits = {op: ScriptTraits.of(op, script_source(op)) for op in OPERATIONS}
+        # Checkpoint differencing disks (.avhdx) per VM, as Hyper-V makes them: merged on removal.
+        self._avhdx: dict[str, dict[str, list[str]]] = {}
+        #: What preflight.ps1 finds here (cshyperv agent check); change it to fail a check.
+        self.readiness = HostReadiness()
+
+    def traits(self, operation: str) -> ScriptTraits:
+        return self._traits[operation]
 
     def close(self) -> None:
         pass
@@ -94,7 +258,11 @@ class SimulatedHyperVHost:
         # Parameters arrive as the JSON the host would parse: round-trip them to be sure.
         p = json.loads(json.dumps(params))
         try:
-            return getattr(self, "_" + operation)(p)
+            result = self._vm_access(operation)
+            if result is _NOTHING:
+                result = getattr(self, "_" + operation)(p)
+            # The envelope: ConvertTo-Json of what PowerShell's pipeline made of the output.
+            return json.loads(json.dumps(powershell_output(result, wrapped=self.traits(operation).wraps_array)))
         except PowerShellError:
             raise  # already the record the real script writes
         except VmNotFoundError as exc:
@@ -113,6 +281,85 @@ class SimulatedHyperVHost:
             raise PowerShellError(_record("ResourceUnavailable", fqid, str(exc))) from None
         except HypervisorError as exc:
             raise PowerShellError(_record("InvalidOperation", "cshyperv.Failed", str(exc))) from None
+
+    # -- what Windows does where the scripts' defects hid -------------------------------------
+
+    def _vm_access(self, operation: str) -> Any:
+        """Get-VM in a session that may not read VMs: an error, or "absent" to a script hiding it."""
+        if not self.settings.vm_access_denied or operation not in _VM_OPERATIONS:
+            return _NOTHING
+        if self.traits(operation).vm_lookup_hides_errors and operation in _ABSENT:
+            return _ABSENT[operation]
+        raise PowerShellError(_ACCESS_DENIED)
+
+    def _denied(self, path: str) -> bool:
+        lowered = path.lower()
+        return any(lowered.startswith(prefix.lower()) for prefix in self.settings.denied_paths)
+
+    def _exists(self, operation: str, path: str) -> bool:
+        """Whether ``path`` exists, as the operation's script finds out: Test-CsPath fails on
+        access denied, where Test-Path (a regressed script) answers "absent"."""
+        if self._denied(path):
+            if self.traits(operation).path_check_hides_errors:
+                return False
+            raise PowerShellError(
+                _record("PermissionDenied", "cshyperv.AccessDenied", "access to the path is denied", path)
+            )
+        try:
+            return self.simulator.files.local(path).exists()
+        except HypervisorError:
+            return False
+
+    def add_kvp_item(self, vm: str, value: str) -> None:
+        """Msvm_VirtualSystemManagementService.AddKvpItems: its job fails with 32773 (invalid
+        parameter) for a value over 1023 characters."""
+        if _utf16_length(value) > KVP_VALUE_MAX_CHARS:
+            raise PowerShellError(_record("InvalidResult", "cshyperv.JobFailed.32773", "the host job failed", vm))
+        self.kvp[vm] = value
+
+    def _kvp_boot_args(self, name: str, p: dict[str, Any]) -> None:
+        """create_vm.ps1's KVP step, as the script in use does it."""
+        boot = p.get("boot_args")
+        if not boot:
+            return
+        traits = self.traits("create_vm")
+        if traits.kvp_length_checked and _utf16_length(str(boot)) > KVP_VALUE_MAX_CHARS:
+            if not p.get("config_drive"):
+                raise PowerShellError(
+                    _record("InvalidArgument", "cshyperv.KvpValueTooLong", "boot arguments too long for KVP", name)
+                )
+            return  # the config drive carries them
+        try:
+            self.add_kvp_item(name, str(boot))
+        except PowerShellError:
+            if traits.kvp_job_awaited:
+                raise
+            # A job never waited for fails unseen: the VM boots without its arguments.
+
+    def _checkpoint_disks(self, vm: str, checkpoint: str) -> None:
+        """Checkpoint-VM: a differencing disk (.avhdx) beside each of the VM's disks."""
+        info = self.simulator.get_vm(vm)
+        files = self._avhdx.setdefault(vm, {})
+        if info is None or checkpoint in files:
+            return
+        made = []
+        for disk in info.disks:
+            stem = disk.rsplit(".", 1)[0]
+            path = f"{stem}_{str(uuid.uuid4()).upper()}.avhdx"
+            if self.simulator.files.disk(disk) is not None:
+                self.simulator.files.create_disk(path, 0, parent=disk)
+                made.append(path)
+        files[checkpoint] = made
+
+    def _merge(self, vm: str, checkpoints: list[str] | None = None) -> list[str]:
+        """Merge checkpoints into the disks: their .avhdx files go. Returns those files."""
+        files = self._avhdx.get(vm, {})
+        merged = []
+        for name in list(files) if checkpoints is None else checkpoints:
+            for path in files.pop(name, []):
+                self.simulator.files.delete(path)
+                merged.append(path)
+        return merged
 
     # -- one method per script, answering what the script answers -----------------------------
 
@@ -201,18 +448,24 @@ class SimulatedHyperVHost:
         )
         full = attrs.evolve(spec, disks=disks, nics=nics)
         # The disk files this create makes (from templates): a failed create removes these only.
-        made = [d.path for d in disks if d.kind is not DiskKind.ISO and self.simulator.files.disk(d.path) is None]
+        made = [d.path for d in disks if d.kind is not DiskKind.ISO and not self._exists("create_vm", d.path)]
+        for path in made:
+            if self._denied(path):
+                # Test-Path said "absent" (a regressed script): the copy onto the share is refused.
+                raise PowerShellError(_record("PermissionDenied", "UnauthorizedAccess", "access denied", path))
         info = self.simulator.create_vm(full)
         try:
             # As create_vm.ps1: the config drive is attached before the VM first starts.
             if p.get("config_drive"):
                 self._sync_config_drive(info, p)
+            self._kvp_boot_args(info.name, p)
             if p.get("start"):
                 self.simulator.start_vm(info.name)
         except BaseException:
             # A failed create leaves nothing behind: the VM, the disks it made, the config drive.
             path, _attached = self._config_drive_path(self.simulator.get_vm(info.name) or info, p)
             self.simulator.destroy_vm(info.name, delete_disks=False)
+            self.kvp.pop(info.name, None)
             for made_path in made:
                 self.simulator.files.delete(made_path)
             self.simulator.files.local(path).unlink(missing_ok=True)
@@ -227,26 +480,77 @@ class SimulatedHyperVHost:
         return _vm(self.simulator.start_vm(p["name"]))
 
     def _stop_vm(self, p: dict[str, Any]) -> dict[str, Any]:
-        self.simulator.stop_vm(p["name"], force=bool(p.get("force")))
-        info = self.simulator.get_vm(p["name"])
-        return {"state": "Absent" if info is None else info.state.value}
+        name = str(p["name"])
+        info = self.simulator.get_vm(name)
+        if info is None:
+            return {"state": "Absent", "method": "none"}
+        if info.state is VmState.OFF:
+            return {"state": "Off", "method": "none"}
+        guest = self.guests.get(name, GuestBehaviour())
+        timeout = float(p.get("timeout_s") or 0)
+        method, waited = "turn-off", 0.0
+        if not p.get("force") and info.state is VmState.RUNNING:
+            if self.traits("stop_vm").guest_shutdown:
+                # InitiateShutdown, then polling: off in time, or turned off at the deadline.
+                if guest.shutdown_service and guest.shutdown_s <= timeout:
+                    method, waited = "shutdown", guest.shutdown_s
+                else:
+                    waited = timeout
+            elif guest.shutdown_service:
+                # Stop-VM -Force (a regressed script): a shutdown, however long the guest takes.
+                method, waited = "shutdown", guest.shutdown_s
+            # ... and without the service Stop-VM -Force turns the VM off at once.
+        self.simulator.stop_vm(name, force=method != "shutdown")
+        self.stops[name] = (method, waited)
+        return {"state": VmState.OFF.value, "method": method}
 
     def _reboot_vm(self, p: dict[str, Any]) -> dict[str, Any]:
-        self.simulator.reboot_vm(p["name"])
-        return {"state": "Running"}
+        name = str(p["name"])
+        self.simulator.reboot_vm(name)
+        guest = self.guests.get(name, GuestBehaviour())
+        # InitiateReboot restarts the guest OS; Restart-VM (no service, or a regressed script) resets.
+        method = "reboot" if self.traits("reboot_vm").guest_reboot and guest.shutdown_service else "reset"
+        self.reboots.setdefault(name, []).append(method)
+        return {"state": VmState.RUNNING.value, "method": method}
 
     def _destroy_vm(self, p: dict[str, Any]) -> dict[str, Any]:
-        current = self.simulator.get_vm(p["name"])
-        self.simulator.destroy_vm(p["name"], delete_disks=bool(p.get("delete_disks")))
+        name = str(p["name"])
+        current = self.simulator.get_vm(name)
+        if current is None:
+            return {"removed": False, "deleted": []}
+        delete_disks = bool(p.get("delete_disks"))
+        disks = [d for d in current.disks if self.simulator.files.disk(d) is not None]
+        pending = [path for files in self._avhdx.get(name, {}).values() for path in files]
+        if self.traits("destroy_vm").merges_before_remove:
+            # The checkpoints are removed and their merge waited for while the VM exists.
+            self._merge(name)
+            pending = []
+        self.simulator.destroy_vm(name, delete_disks=delete_disks and not pending)
         deleted = []
-        if current is not None:
-            # As destroy_vm.ps1: the config drive (user data) always goes with the VM.
-            path, _attached = self._config_drive_path(current, p)
-            local = self.simulator.files.local(path)
-            if local.exists():
-                local.unlink()
-                deleted.append(path)
-        return {"removed": current is not None, "deleted": deleted}
+        # As destroy_vm.ps1: the config drive (user data) always goes with the VM.
+        path, _attached = self._config_drive_path(current, p)
+        local = self.simulator.files.local(path)
+        if local.exists():
+            local.unlink()
+            deleted.append(path)
+        if pending:
+            # Remove-VM merges the checkpoints in the background, after the VM is gone; deleting
+            # the disks meanwhile fails, file in use. The merge then finishes (its .avhdx files
+            # go), and the base disks stay: a retry finds no VM, and they are leaked.
+            self._merge(name)
+            self._avhdx.pop(name, None)
+            if delete_disks:
+                raise PowerShellError(
+                    _record(
+                        "WriteError",
+                        "RemoveFileSystemItemIOError,Microsoft.PowerShell.Commands.RemoveItemCommand",
+                        "The process cannot access the file because it is being used by another process.",
+                        pending[0],
+                    )
+                )
+        if delete_disks:
+            deleted += disks
+        return {"removed": True, "deleted": deleted}
 
     def _vm_stats(self, p: dict[str, Any]) -> dict[str, Any]:
         stats = self.simulator.vm_stats(p["names"])
@@ -258,6 +562,9 @@ class SimulatedHyperVHost:
     def _attach_disk(self, p: dict[str, Any]) -> dict[str, Any]:
         d = p["disk"]
         disk = DiskSpec(kind=DiskKind(d["kind"]), path=d["path"], position=int(d.get("position") or 0))
+        vm_known = self.simulator.get_vm(p["vm"]) is not None
+        if disk.kind is not DiskKind.ISO and vm_known and not self._exists("attach_disk", disk.path):
+            raise VolumeNotFoundError(disk.path)
         self.simulator.attach_disk(p["vm"], disk)
         return {"attached": True}
 
@@ -290,14 +597,23 @@ class SimulatedHyperVHost:
         if action == "list":
             return [cp(c) for c in self.simulator.list_checkpoints(vm)]
         if action == "create":
-            return cp(self.simulator.create_checkpoint(vm, name, with_memory=bool(p.get("with_memory"))))
+            made = cp(self.simulator.create_checkpoint(vm, name, with_memory=bool(p.get("with_memory"))))
+            self._checkpoint_disks(vm, name)
+            return made
         if action == "revert":
             return _vm(self.simulator.revert_checkpoint(vm, name))
         self.simulator.delete_checkpoint(vm, name)
+        self._merge(vm, [name])
         return {"deleted": True}
 
     def _volume(self, p: dict[str, Any]) -> Any:
         action, path = p["action"], str(p.get("path") or "")
+        checked = str(p.get("source") or "") if action == "clone" else path
+        if action in ("info", "create", "clone", "delete") and self._denied(checked):
+            self._exists("volume", checked)  # an error, unless the script hides it
+            if action in ("info", "delete"):
+                return None if action == "info" else {"deleted": True}
+            raise VolumeNotFoundError(checked)
         if action == "info":
             return _volume(self.simulator.volume_info(path))
         if action == "create":
@@ -310,6 +626,10 @@ class SimulatedHyperVHost:
         return {"deleted": True}
 
     def _path_capacity(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self._denied(str(p["path"])):
+            # GetDiskFreeSpaceEx fails with ERROR_ACCESS_DENIED (5).
+            record = _record("PermissionDenied", "cshyperv.Win32Error.5", "GetDiskFreeSpaceEx failed", p["path"])
+            raise PowerShellError(record)
         missing = PowerShellError(_record("ObjectNotFound", "cshyperv.PathNotFound", "path not found", p["path"]))
         try:
             local = self.simulator.files.local(str(p["path"]))
@@ -322,7 +642,36 @@ class SimulatedHyperVHost:
         usage = shutil.disk_usage(local if local.is_dir() else local.parent)
         return {"total_bytes": usage.total, "free_bytes": usage.free}
 
+    def _preflight(self, p: dict[str, Any]) -> dict[str, Any]:
+        return preflight_answer(self.readiness, p)
+
     def _migrate_vm(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self.simulator.get_vm(p["vm"]) is None:
+            raise VmNotFoundError(p["vm"])
+        s = self.settings
+        missing = None
+        if not s.migration_enabled:
+            missing = "VirtualMachineMigrationEnabled"
+        elif not s.domain_joined:
+            missing = "PartOfDomain"
+        elif s.migration_authentication == "CredSSP" and s.session_authentication == "NTLM":
+            missing = "CredentialDelegation"
+        if missing and self.traits("migrate_vm").migration_preflight:
+            record = _record("InvalidOperation", "cshyperv.MigrationPrerequisite", "cannot live-migrate", missing)
+            raise PowerShellError(record)
+        # What Move-VM itself meets: CredSSP needs the user's credentials in the session (only a
+        # CredSSP logon has them), Kerberos needs constrained delegation set up in the domain.
+        credssp_fails = s.migration_authentication == "CredSSP" and s.session_authentication != "CredSSP"
+        kerberos_fails = s.migration_authentication == "Kerberos" and not s.kerberos_delegation
+        if missing or credssp_fails or kerberos_fails:
+            raise PowerShellError(
+                _record(
+                    "NotSpecified",
+                    "OperationFailed,Microsoft.HyperV.PowerShell.Commands.MoveVM",
+                    "Virtual machine migration operation failed at migration source.",
+                    p["vm"],
+                )
+            )
         self.simulator.migrate_vm(p["vm"], p["destination"], storage_path=p.get("storage_path"))
         return {"moved": True}
 

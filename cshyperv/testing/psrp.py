@@ -1,8 +1,8 @@
 """A loopback PSRP endpoint: PowerShell remoting over real HTTP, for pypsrp and the PSRP runner.
 
 :class:`LoopbackPSRPServer` serves the ``Microsoft.PowerShell`` shell on the same WS-Management
-plumbing as :class:`~cshyperv.testing.wsman.LoopbackWSManServer` (basic authentication, exchange
-counts, fault injection), with psrpcore's server-side runspace pool speaking PSRP. A pipeline
+plumbing as :class:`~cshyperv.testing.wsman.LoopbackWSManServer` (its authentication, sealing and
+TLS, exchange counts, fault injection), with psrpcore's server-side runspace pool speaking PSRP. A pipeline
 that runs the PSRP runner's constant entry script with its ``Envelope`` parameter is executed by
 a Python handler (e.g. :class:`~cshyperv.testing.hyperv_host.SimulatedHyperVHost`), and the
 entry script's one marker line goes back on the output stream; any other pipeline gets an error
@@ -41,7 +41,12 @@ class _Pool:
     """One runspace pool: psrpcore's server state and what waits to be received, per pipeline."""
 
     def __init__(self) -> None:
-        import psrpcore
+        try:
+            import psrpcore
+        except ImportError:  # psrpcore comes with the testing extra, beside pypsrp's client side
+            raise ImportError(
+                "the loopback PSRP endpoint needs psrpcore: pip install 'cshyperv[testing]'", name="psrpcore"
+            ) from None
 
         self.server = psrpcore.ServerRunspacePool()
         self.outgoing: defaultdict[uuid.UUID | None, deque[bytes]] = defaultdict(deque)
@@ -52,8 +57,10 @@ class _Pool:
 class LoopbackPSRPServer(LoopbackWSManServer):
     """The endpoint; use as a context manager. ``url`` is ``http://127.0.0.1:<port>/wsman``."""
 
-    def __init__(self, handler: Handler, *, username: str = "admin", password: str = "P@ss w0rd") -> None:
-        super().__init__(handler, username=username, password=password)
+    def __init__(self, handler: Handler, **options: Any) -> None:
+        """``options`` as for :class:`~cshyperv.testing.wsman.LoopbackWSManServer` (the account,
+        ``auth``, ``allow_unencrypted``, ``tls``)."""
+        super().__init__(handler, **options)
         self.pipelines_run = 0
         self._entry = bootstrap_text("psrp")
 

@@ -36,6 +36,7 @@ from cshyperv.wire._api import (
     encode_vm_states,
     parse_json,
 )
+from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits
 from cshyperv.wire._model import (
     Answer,
     Command,
@@ -47,14 +48,17 @@ from cshyperv.wire._model import (
     jfield,
     wire_key,
 )
+from cshyperv.wire._redaction import redact_secrets
 from cshyperv.wire._registry import Registry, builtin_registry
 
 __all__ = [
     "Answer",
     "Codec",
     "Command",
+    "DEFAULT_LIMITS",
     "DataStoreTO",
     "DataTO",
+    "DecodeLimits",
     "HOST_VM_STATE_REPORT_FQCN",
     "JavaEnum",
     "OpaqueTO",
@@ -74,5 +78,6 @@ __all__ = [
     "encode_vm_states",
     "jfield",
     "parse_json",
+    "redact_secrets",
     "wire_key",
 ]

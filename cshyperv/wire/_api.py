@@ -8,6 +8,7 @@ from typing import Any, Final, TypeVar
 from cshyperv.errors import UnknownTypeError, WireError, WireTypeError
 from cshyperv.wire import _json
 from cshyperv.wire._codec import Converter, json_type_name
+from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits, check_document
 from cshyperv.wire._model import Answer, Command, WireObject
 from cshyperv.wire._registry import Registry, builtin_registry
 
@@ -49,7 +50,9 @@ class Codec:
 
     ``validate=True`` checks every decoded document against the generated JSON Schema first
     (:class:`~cshyperv.errors.SchemaValidationError` lists the failing paths). ``use_orjson``
-    picks the JSON backend (default: orjson when installed). Instances are thread-safe.
+    picks the JSON backend (default: orjson when installed). ``limits`` is the budget of one
+    decoded document (:class:`DecodeLimits`; beyond it, :class:`~cshyperv.errors.LimitExceededError`
+    before anything is built). Instances are thread-safe.
     """
 
     def __init__(
@@ -58,9 +61,11 @@ class Codec:
         *,
         validate: bool = False,
         use_orjson: bool | None = None,
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         self.registry = registry if registry is not None else builtin_registry()
-        self.converter = Converter(self.registry)
+        self.limits = limits
+        self.converter = Converter(self.registry, limits=limits)
         self.validate = validate
         self.use_orjson = _json.HAVE_ORJSON if use_orjson is None else use_orjson
         self._validator: Any = None
@@ -69,6 +74,9 @@ class Codec:
 
     def _loads(self, data: Data | Any) -> Any:
         if isinstance(data, (bytes, bytearray, memoryview, str)):
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            check_document(data, self.limits)  # before the parser builds anything
             return _json.loads(data, use_orjson=self.use_orjson)
         return data
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,15 @@ from typing import Any, Final
 
 import attrs
 
-from cshyperv.errors import EncodeError, MissingMemberError, ValueOutOfRangeError, WireError, WireTypeError
+from cshyperv.errors import (
+    EncodeError,
+    LimitExceededError,
+    MissingMemberError,
+    ValueOutOfRangeError,
+    WireError,
+    WireTypeError,
+)
+from cshyperv.wire._limits import DEFAULT_LIMITS, DecodeLimits
 from cshyperv.wire._model import (
     JAVA_DOUBLE,
     JAVA_LONG,
@@ -317,13 +326,18 @@ def _identity(value: Any) -> Any:
 class Converter:
     """Converts between parsed JSON values and model objects for one :class:`Registry`.
 
-    Thread-safe: the handler tables are built on first use and only ever replaced by equal ones.
+    Thread-safe: each handler table entry is built once, under a lock, and published only when
+    it is complete; lookups of built entries take no lock.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
         self.registry = registry
+        self.limits = limits
         self._decoders: dict[type, Decoder] = {}
         self._encoders: dict[type, Encoder] = {}
+        # Guards building (not reading) the tables: a handler is published only when complete.
+        self._lock = threading.RLock()
+        self._building: set[tuple[int, type]] = set()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -365,21 +379,38 @@ class Converter:
     def _object_decoder(self, cls: type) -> Decoder:
         decoder = self._decoders.get(cls)
         if decoder is None:
-            # Install a forwarder first so that recursive types (VMSnapshotTO.parent) resolve.
-            built: list[Decoder] = []
-            self._decoders[cls] = lambda value: built[0](value)  # noqa: PLW0108 - built[0] is set below
-            built.append(self._build_object_decoder(cls))
-            decoder = self._decoders[cls] = built[0]
+            decoder = self._build_once(self._decoders, cls, self._build_object_decoder)
         return decoder
 
     def _object_encoder(self, cls: type) -> Encoder:
         encoder = self._encoders.get(cls)
         if encoder is None:
-            built: list[Encoder] = []
-            self._encoders[cls] = lambda value: built[0](value)  # noqa: PLW0108 - built[0] is set below
-            built.append(self._build_object_encoder(cls))
-            encoder = self._encoders[cls] = built[0]
+            encoder = self._build_once(self._encoders, cls, self._build_object_encoder)
         return encoder
+
+    def _build_once(
+        self, table: dict[type, Callable[[Any], Any]], cls: type, build: Callable[[type], Callable[[Any], Any]]
+    ) -> Callable[[Any], Any]:
+        """Build the handler for ``cls`` and publish it in ``table`` only once it is finished.
+
+        Other threads wait on the lock instead of picking up a half-built handler. While the
+        builder thread is inside ``build``, a recursive type (VMSnapshotTO.parent) that asks for
+        its own handler gets a forwarder that resolves through ``table`` at call time.
+        """
+        with self._lock:
+            handler = table.get(cls)
+            if handler is not None:
+                return handler
+            key = (id(table), cls)
+            if key in self._building:
+                return lambda value: table[cls](value)  # noqa: PLW0108 - resolved at call time
+            self._building.add(key)
+            try:
+                handler = build(cls)
+            finally:
+                self._building.discard(key)
+            table[cls] = handler
+            return handler
 
     def _decoder_for(self, info: TypeInfo) -> Decoder:
         kind = info.kind
@@ -402,9 +433,9 @@ class Converter:
         if kind == "wrapped":
             return self._wrapped_decoder(info)
         if kind == "list":
-            return self._list_decoder(self._decoder_for(info.items[0]))
+            return self._list_decoder(self._decoder_for(info.items[0]), self.limits.max_array_items)
         if kind == "map":
-            return self._map_decoder(self._decoder_for(info.items[0]))
+            return self._map_decoder(self._decoder_for(info.items[0]), self.limits.max_members)
         if kind == "pair":
             return self._pair_decoder(self._decoder_for(info.items[0]), self._decoder_for(info.items[1]))
         if kind == "raw":
@@ -509,10 +540,12 @@ class Converter:
         return decode
 
     @staticmethod
-    def _list_decoder(item: Decoder) -> Decoder:
+    def _list_decoder(item: Decoder, max_items: int) -> Decoder:
         def decode(value: Any) -> list[Any]:
             if type(value) is not list:
                 raise _type_error("an array", value)
+            if len(value) > max_items:
+                raise LimitExceededError(f"more than {max_items} array elements")
             out: list[Any] = []
             for index, element in enumerate(value):
                 if element is None:
@@ -528,10 +561,12 @@ class Converter:
         return decode
 
     @staticmethod
-    def _map_decoder(item: Decoder) -> Decoder:
+    def _map_decoder(item: Decoder, max_entries: int) -> Decoder:
         def decode(value: Any) -> dict[str, Any]:
             if type(value) is not dict:
                 raise _type_error("an object", value)
+            if len(value) > max_entries:
+                raise LimitExceededError(f"more than {max_entries} map entries")
             out = {}
             for key, element in value.items():
                 if element is None:
@@ -645,10 +680,13 @@ class Converter:
         required = tuple((s.attr, s.key) for s in specs if s.required)
         name = cls.__name__
         build = _instance_builder(cls)
+        max_members = self.limits.max_members
 
         def decode_object(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error(f"an object ({name})", value)
+            if len(value) > max_members:
+                raise LimitExceededError(f"more than {max_members} members in one object")
             kwargs: dict[str, Any] = {}
             unknown: dict[str, Any] | None = None
             saw_null = False

@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, Final
 
 import attrs
 
-from cshyperv._redact import redact_url_credentials
+from cshyperv._redact import REDACTED, looks_secret, redact_text, redact_url_credentials
 
 __all__ = [
     "Answer",
@@ -44,6 +44,7 @@ __all__ = [
     "OpaqueTO",
     "WireObject",
     "jfield",
+    "shown",
     "wire_key",
 ]
 
@@ -115,7 +116,39 @@ META_DOC: Final = "cshyperv.doc"
 
 
 def _redacted_repr(value: object) -> str:
-    return "None" if value is None else "'<redacted>'"
+    return "None" if value is None else repr(REDACTED)
+
+
+def shown(value: Any) -> Any:
+    """A copy of a plain model value fit to be shown or sent: text with its credentials redacted
+    (:func:`~cshyperv._redact.redact_text`), map values under secret-looking keys replaced by
+    ``<redacted>``, at any depth. Numbers, enums and model objects are returned as they are."""
+    if isinstance(value, str):
+        return value if isinstance(value, enum.Enum) else redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if v is not None and isinstance(k, str) and looks_secret(k) else shown(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [shown(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(shown(v) for v in value)
+    return value
+
+
+def _safe_repr(self: WireObject) -> str:
+    # Decoded commands hold attacker-chosen text and the management server's secrets in fields
+    # that are not secret in themselves (paths with a credentials query, boot arguments, details
+    # maps): every value is shown through shown(), secret fields not at all.
+    parts = []
+    for field in attrs.fields(type(self)):
+        if field.repr is False:
+            continue
+        value = getattr(self, field.name)
+        text = field.repr(value) if callable(field.repr) else repr(shown(value))
+        parts.append(f"{field.name}={text}")
+    return f"{type(self).__qualname__}({', '.join(parts)})"
 
 
 def _url_repr(value: object) -> str:
@@ -203,6 +236,15 @@ class WireObject:
 
     unknown_members: Mapping[str, Any] = attrs.field(factory=dict, repr=_keys_repr)
     wire_members: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
+
+    __repr__ = _safe_repr
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Runs before the subclass's attrs decorator: a __repr__ of its own makes attrs keep it
+        # instead of generating one that would print every value as it is.
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = _safe_repr  # type: ignore[method-assign,assignment]
 
 
 @attrs.frozen(kw_only=True, slots=False)

@@ -12,7 +12,7 @@ from cshyperv.hyperv import HyperVHypervisor
 from cshyperv.hypervisor import Hypervisor
 from cshyperv.simulator import HostProfile, SimulatorHypervisor
 from cshyperv.testing.conformance import HypervisorConformance
-from cshyperv.testing.hyperv_host import SimulatedHyperVHost
+from cshyperv.testing.hyperv_host import HostSettings, SimulatedHyperVHost
 
 
 class TestHyperVPlugin(HypervisorConformance):
@@ -28,3 +28,13 @@ class TestHyperVPlugin(HypervisorConformance):
     def migration_destination(self, hypervisor: Hypervisor, tmp_path: Path) -> str:
         SimulatorHypervisor(tmp_path / "host.db", host=HostProfile(name="hv02", ip="10.0.0.2"))
         return "hv02"
+
+
+class TestHyperVPluginOnACredSSPHost(TestHyperVPlugin):
+    """The kit again, on a host set up the other documented way: CredSSP migration authentication
+    from a CredSSP session (docs/hyperv.md, Live migration)."""
+
+    def make_hypervisor(self, tmp_path: Path) -> Hypervisor:
+        self.simulator = SimulatorHypervisor(tmp_path / "host.db")
+        settings = HostSettings(migration_authentication="CredSSP", session_authentication="CredSSP")
+        return HyperVHypervisor(SimulatedHyperVHost(self.simulator, settings=settings))

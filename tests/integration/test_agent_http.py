@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +59,7 @@ START = API + "com.cloud.agent.api.StartCommand"
         (READY, b'{"contextMap": ', "application/json", "invalid JSON"),
         (START, b'{"vm": {"cpus": "four"}}', "application/json", "$.vm.cpus"),
         (START, b'{"wait": 0}', "application/json", "required member is missing at $.vm"),
-        (READY, b"[" * 20_000 + b"]" * 20_000, "application/json", "nested too deeply"),
+        (READY, b"[" * 20_000 + b"]" * 20_000, "application/json", "nested deeper than"),
         (READY, b"{}", "text/xml", "expected content type application/json"),
         (READY, b'{"_details": "\xe9t\xe9"}', "application/json; charset=utf-8", "not valid utf-8"),
         (READY, b"x" * (65 * 1024), "application/json", "request body exceeds 65536 bytes"),
@@ -113,9 +115,12 @@ def test_client_follows_javas_rules(server: AgentServer) -> None:
 def test_allow_list_refuses_other_clients(tmp_path: Path) -> None:
     sim = SimulatorHypervisor(tmp_path / "sim.db")
     backend = ServerResource(sim, sim.storage_access())
-    with AgentServer(backend, state_dir=tmp_path, allowed_clients=["10.0.0.0/8"]) as agent:
-        status, data = post(agent.port, READY, b"{}")
-        assert (status, data) == (403, b"forbidden\n")
+    # Refused at accept time: not even a TLS handshake (tests/integration/test_agent_transport.py).
+    with (
+        AgentServer(backend, state_dir=tmp_path, allowed_clients=["10.0.0.0/8"]) as agent,
+        pytest.raises(OSError),
+    ):
+        post(agent.port, READY, b"{}")
 
 
 def test_access_log_has_no_bodies_or_secrets(server: AgentServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -125,8 +130,47 @@ def test_access_log_has_no_bodies_or_secrets(server: AgentServer, caplog: pytest
     with caplog.at_level(logging.INFO, logger="cshyperv.agent.access"):
         post(server.port, START, body.encode())
         post(server.port, START, b'{"vm": {"cpus": "' + PASSWORD.encode() + b'"}}')
+        assert len(access_lines(caplog, 2)) == 2
     assert "com.cloud.agent.api.StartCommand 200" in caplog.text
     assert PASSWORD not in caplog.text
+
+
+def access_lines(caplog: pytest.LogCaptureFixture, count: int) -> list[str]:
+    """The access log lines, once ``count`` are there: the agent writes each one just after its
+    response has gone, so the client may read the answer first (a bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [r.getMessage() for r in caplog.records if r.name == "cshyperv.agent.access"]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)
+
+
+def test_access_log_line_per_request(server: AgentServer, caplog: pytest.LogCaptureFixture) -> None:
+    """One line per request: client, method, FQCN, status, duration, answer result."""
+    with caplog.at_level(logging.INFO, logger="cshyperv.agent.access"):
+        post(server.port, READY, b"{}")
+        post(server.port, API + "com.cloud.agent.api.NoSuchCommand", b"{}")
+        lines = access_lines(caplog, 2)
+    assert len(lines) == 2
+    assert re.fullmatch(r"127\.0\.0\.1 POST com\.cloud\.agent\.api\.ReadyCommand 200 [0-9.]+ms result=true", lines[0])
+    assert lines[1].endswith("result=false")
+
+
+@pytest.mark.parametrize(
+    "raw_path", ["%0d%0a127.0.0.1%20POST%20forged%20200%201ms%20result=true", "a%00b", "x%e2%80%a8y", "%1b[31m"]
+)
+def test_access_log_escapes_control_characters(
+    server: AgentServer, caplog: pytest.LogCaptureFixture, raw_path: str
+) -> None:
+    """D11: percent-encoded CR, LF, NUL, U+2028 and ESC reach the log escaped, never raw."""
+    with caplog.at_level(logging.INFO, logger="cshyperv.agent.access"):
+        status, _ = post(server.port, API + "com.cloud." + raw_path, b"{}")
+        assert status == 200
+        lines = access_lines(caplog, 1)
+    (line,) = lines
+    assert line.isascii() and line.isprintable(), repr(line)
+    assert "\\r\\n" in line or "\\x00" in line or "\\u2028" in line or "\\x1b" in line
 
 
 def test_self_signed_certificate_is_made_once(tmp_path: Path) -> None:

@@ -64,6 +64,22 @@ def _created(agent: Agent, uuid: str) -> c.VolumeObjectTO:
 
 
 VM = "i-2-17-VM"
+NIC = c.NicTO(mac="02:00:00:00:aa:01")
+
+
+def _replug(agent: Agent) -> c.ReplugNicCommand:
+    # Self-contained (the case runs alone too): the NIC to replug is plugged first; if an earlier
+    # case plugged it already, that plug fails harmlessly.
+    agent.client.execute(c.PlugNicCommand(nic=NIC, instance_name=VM))
+    return c.ReplugNicCommand(nic=attrs.evolve(NIC, broadcast_uri="vlan://5"), instance_name=VM)
+
+
+def _revert(agent: Agent) -> c.RevertToVMSnapshotCommand:
+    # Self-contained: take the snapshot to revert to first.
+    taken = agent.client.execute(agent.scenario.snapshot(agent.root_path))
+    assert taken.result, taken.details
+    return c.RevertToVMSnapshotCommand(vm_name=VM, target=agent.scenario.snapshot(agent.root_path).target)
+
 
 # (FQCN, command builder, expected answer class name, expected result)
 CASES: list[tuple[str, Callable[[Agent], c.Command], str, bool]] = [
@@ -105,12 +121,7 @@ CASES: list[tuple[str, Callable[[Agent], c.Command], str, bool]] = [
         "PlugNicAnswer",
         True,
     ),
-    (
-        "ReplugNicCommand",
-        lambda a: c.ReplugNicCommand(nic=c.NicTO(mac="02:00:00:00:aa:01", broadcast_uri="vlan://5"), instance_name=VM),
-        "ReplugNicAnswer",
-        True,
-    ),
+    ("ReplugNicCommand", _replug, "ReplugNicAnswer", True),
     (
         "UnPlugNicCommand",
         lambda a: c.UnPlugNicCommand(nic=c.NicTO(mac="02:00:00:00:aa:01"), instance_name=VM),
@@ -128,12 +139,7 @@ CASES: list[tuple[str, Callable[[Agent], c.Command], str, bool]] = [
         False,
     ),
     ("CreateVMSnapshotCommand", lambda a: a.scenario.snapshot(a.root_path), "CreateVMSnapshotAnswer", True),
-    (
-        "RevertToVMSnapshotCommand",
-        lambda a: c.RevertToVMSnapshotCommand(vm_name=VM, target=a.scenario.snapshot(a.root_path).target),
-        "RevertToVMSnapshotAnswer",
-        True,
-    ),
+    ("RevertToVMSnapshotCommand", _revert, "RevertToVMSnapshotAnswer", True),
     (
         "DeleteVMSnapshotCommand",
         lambda a: c.DeleteVMSnapshotCommand(vm_name=VM, target=a.scenario.snapshot(a.root_path).target),
@@ -286,22 +292,107 @@ def test_fifty_concurrent_starts(agent: Agent) -> None:
     assert after == {f"i-9-{n}-VM" for n in range(50)} | {"i-9-same-VM"}
 
 
-def test_raw_bodies_like_java_sends_them(agent: Agent) -> None:
-    """The sample StartCommand body, posted as Java would, is answered with the VM echoed back."""
+SECRET = "Cn4ry-0f-the-VM"
+
+
+def _post(agent: Agent, fqcn: str, body: bytes) -> Any:
+    """POST ``body`` as CloudStack's HypervDirectConnectResource does: StringEntity bytes
+    (ISO-8859-1), ``content-type: application/json`` without a charset."""
     import http.client
     import ssl
 
-    body = json.loads((Path(__file__).resolve().parents[1] / "samples" / "cmd-StartCommand.json").read_bytes())
     context = ssl._create_unverified_context()
     conn = http.client.HTTPSConnection("127.0.0.1", agent.port, context=context, timeout=30)
-    conn.request(
-        "POST",
-        "/api/HypervResource/com.cloud.agent.api.CheckVirtualMachineCommand",
-        body=json.dumps({"vmName": VM, "contextMap": {}, "wait": 20}),
-        headers={"content-type": "application/json"},
+    try:
+        conn.request("POST", f"/api/HypervResource/{fqcn}", body=body, headers={"content-type": "application/json"})
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def test_raw_bodies_like_java_sends_them(agent: Agent) -> None:
+    """The sample StartCommand, as ISO-8859-1 bytes, is answered with its VM echoed back: every
+    member (unknown ones included) as sent, except the secrets, which are omitted or masked."""
+    body = json.loads((Path(__file__).resolve().parents[1] / "samples" / "cmd-StartCommand.json").read_bytes())
+    vm = body["vm"]
+    assert vm["name"] == VM and vm["vncPassword"] and "rebootOnCrash" in vm
+    vm["details"] = {"keyboard": "fr", "password": SECRET}
+    vm["bootArgs"] = f"template=domP name={VM} password={SECRET}"
+    vm["vmData"] = [["userdata", "user_data", SECRET], ["password", "vm_password", SECRET]]
+    vm["displayNameFromTheFuture"] = "Caf\u00e9 d\u00e9mo"  # not in the model; not ASCII either
+    raw = json.dumps(body, ensure_ascii=False).encode("iso-8859-1")
+    assert b"Caf\xe9" in raw
+    # The sample's root volume, as CloudStack would have made it with a CopyCommand first.
+    agent.sim.add_disk("C:\\cloudstack\\var\\test\\storagepool\\19ae8e67-cb2c-4ab4-901e-e0b864272b59.vhdx", 2**30)
+
+    reply = _post(agent, "com.cloud.agent.api.StartCommand", raw)
+    assert list(reply[0]) == ["com.cloud.agent.api.StartAnswer"]
+    answer = reply[0]["com.cloud.agent.api.StartAnswer"]
+    assert answer["result"] is True, answer.get("details")
+    assert SECRET not in json.dumps(answer) and vm["vncPassword"] not in json.dumps(answer)
+
+    expected = dict(vm)
+    del expected["vncPassword"], expected["vmData"]  # omitted: Java stores a returned vncPassword
+    expected["details"] = {"keyboard": "fr", "password": "<redacted>"}
+    expected["bootArgs"] = f"template=domP name={VM} password=<redacted>"
+    assert answer["vm"] == expected
+
+
+def test_check_vm_over_raw_https(agent: Agent) -> None:
+    reply = _post(
+        agent,
+        "com.cloud.agent.api.CheckVirtualMachineCommand",
+        json.dumps({"vmName": VM, "contextMap": {}, "wait": 20}).encode("iso-8859-1"),
     )
-    reply = json.loads(conn.getresponse().read())
     assert list(reply[0]) == ["com.cloud.agent.api.CheckVirtualMachineAnswer"]
     assert reply[0]["com.cloud.agent.api.CheckVirtualMachineAnswer"]["result"] is True
-    conn.close()
-    assert body["vm"]["name"] == "i-2-17-VM"
+
+
+def test_startup_array_without_a_routing_command_is_a_failed_answer_naming_it(agent: Agent) -> None:
+    reply = _post(agent, "com.cloud.agent.api.StartupCommand", b'[{"com.cloud.agent.api.StartupStorageCommand": {}}]')
+    (answer,) = reply[0].values()
+    assert answer["result"] is False
+    assert "StartupRoutingCommand" in answer["details"] and "$[0]" in answer["details"]
+
+
+def test_modify_storage_pool_answer_holds_no_credentials(agent: Agent) -> None:
+    """CloudStack sends an SMB pool's credentials in its path's query: the answer's paths are
+    plain UNC and URL paths, and the pool still works (the credentials were learned)."""
+    command = agent.scenario.modify_storage_pool()
+    assert command.pool is not None
+    pool = attrs.evolve(command.pool, path=f"{command.pool.path}?user=administrator&password={SECRET}&domain=LAB")
+    answer = agent.client.execute(attrs.evolve(command, pool=pool))
+    assert isinstance(answer, c.ModifyStoragePoolAnswer) and answer.result, answer.details
+    assert answer.pool_info is not None
+    assert answer.pool_info.local_path == f"\\\\{agent.scenario.storage_host}\\{agent.scenario.primary_share}"
+    assert answer.pool_info.host_path == f"/{agent.scenario.primary_share}"
+    assert SECRET not in agent.client.codec.encode(answer).decode()
+
+
+def test_a_retried_start_leaves_the_running_vm_alone(agent: Agent) -> None:
+    """CloudStack retries StartCommand (after a timeout, with the offering changed meanwhile): the
+    VM that runs is the one it started, and it is not destroyed and made again."""
+    command = agent.scenario.start(agent.root_path)
+    assert command.vm is not None
+    name = "i-9-retried-VM"
+    first = attrs.evolve(command, vm=attrs.evolve(command.vm, name=name, min_ram=GiB // 4, max_ram=GiB // 4))
+    assert agent.client.execute(first).result
+    before = agent.sim.get_vm(name)
+    assert before is not None and before.uuid
+    changed = attrs.evolve(first, vm=attrs.evolve(first.vm, min_ram=GiB // 2, max_ram=GiB // 2))
+    for retry in (first, changed, first):
+        assert agent.client.execute(retry).result
+        after = agent.sim.get_vm(name)
+        assert after is not None and after.uuid == before.uuid and after.state == before.state
+        assert after.memory_bytes == before.memory_bytes
+
+
+def test_a_body_beyond_the_decode_budget_is_a_failed_answer_naming_the_path(agent: Agent) -> None:
+    """D6's reproducer (a million empty NICs) and one just over the per-array budget."""
+    many = ('{"vm":{"name":"i-9-big-VM","nics":[' + ",".join(["{}"] * 1_000_000) + "]}}").encode()
+    (answer,) = _post(agent, "com.cloud.agent.api.StartCommand", many)[0].values()
+    assert answer["result"] is False and "objects and arrays" in answer["details"] and " at $" in answer["details"]
+    some = ('{"vm":{"name":"i-9-big-VM","nics":[' + ",".join(["{}"] * 10_001) + "]}}").encode()
+    (answer,) = _post(agent, "com.cloud.agent.api.StartCommand", some)[0].values()
+    assert answer["result"] is False and answer["details"].endswith("at $.vm.nics")
+    assert agent.sim.get_vm("i-9-big-VM") is None

@@ -1,8 +1,9 @@
-"""The Extensions executable in Hyper-V mode: real WinRM over HTTP to a loopback endpoint."""
+"""The Extensions executable in Hyper-V mode: real WinRM (NTLM, sealed) over HTTP to a loopback endpoint."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,20 @@ def host(tmp_path: Path) -> Iterator[tuple[LoopbackWSManServer, SimulatorHypervi
         yield ep, sim
 
 
-def run(tmp: Path, endpoint: LoopbackWSManServer, action: str, capsys: pytest.CaptureFixture[str], **extra: Any) -> Any:
+def run(
+    tmp: Path,
+    endpoint: LoopbackWSManServer,
+    action: str,
+    capsys: pytest.CaptureFixture[str],
+    wait: str = "60",
+    **extra: Any,
+) -> Any:
     document = json.loads((SAMPLES / "extension-create-payload.json").read_text())
-    document["externaldetails"]["host"].update(url=endpoint.url, transport="basic")
+    document["externaldetails"]["host"].update(url=endpoint.url)  # the default transport: NTLM
     document.update(extra)
     path = tmp / "payload.json"
     path.write_text(json.dumps(document))
-    code = main([action, str(path), "60"])
+    code = main([action, str(path), wait])
     captured = capsys.readouterr()
     assert captured.err == "" and not path.exists()
     out = json.loads(captured.out)
@@ -83,9 +91,38 @@ def test_actions_over_winrm(
     act("delete")
     assert sim.get_vm("i-2-34-VM") is None
     assert len(set(endpoint.scripts)) <= 17, "only the plug-in's constant scripts were ever sent"
-    # Every process opens one shell; statuses is one invocation whatever the number of VMs.
-    # A fresh process: open the shell, one invocation (Command, Send, Receive), delete the shell.
-    assert exchanges["create"] == 5 and exchanges["statuses"] == 5 and exchanges["status"] == 5
+    assert set(endpoint.command_lines) <= {endpoint.bootstrap, endpoint.stdin_bootstrap}, "never a value"
+    # An action is one invocation (statuses too, whatever the number of VMs), in a shell of its
+    # own whose environment carries the envelope: Create, Command, Receive, Delete.
+    assert exchanges["create"] == 4 and exchanges["statuses"] == 4 and exchanges["status"] == 4
+    # RestoreSnapshot is three invocations (state, revert, start): the later two reuse the
+    # shell with the envelope on stdin (Command, Send, Receive).
+    assert exchanges.pop("RestoreSnapshot") == 4 + 3 + 3
+    assert set(exchanges.values()) == {4}, exchanges
+    assert endpoint.open_shells == 0
+
+
+def test_no_shell_left_open_when_the_deadline_kills_the_action(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = SimulatorHypervisor(tmp_path / "slow.db")
+    sim.files.create_disk(TEMPLATE, 20 * 1024**3)
+    release = threading.Event()
+    host = SimulatedHyperVHost(sim)
+
+    def hung(script: str, params: Any) -> Any:
+        release.wait(60)  # the host never answers within the action's wait
+        return host.invoke(script, params)
+
+    with LoopbackWSManServer(hung, username="LAB\\svc-cloudstack", password="S3cr3t-Pa55") as endpoint:
+        try:
+            # wait=17: the executable keeps 15 s for its answer, so the action has 2 s.
+            code, out = run(tmp_path, endpoint, "create", capsys, wait="17")
+            assert code == 1 and "deadline" in out["error"]
+            assert endpoint.exchanges["Create"] == 1 and endpoint.exchanges["Delete"] == 1
+            assert endpoint.open_shells == 0, "the shell and its process were deleted at the deadline"
+        finally:
+            release.set()
 
 
 def test_psrp_runner_from_host_details(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +138,7 @@ def test_psrp_runner_from_host_details(tmp_path: Path, capsys: pytest.CaptureFix
     ) as endpoint:
         document = json.loads((SAMPLES / "extension-create-payload.json").read_text())
         for action in ("create", "statuses", "stop", "delete"):
-            document["externaldetails"]["host"].update(url=endpoint.url, transport="basic", runner="psrp")
+            document["externaldetails"]["host"].update(url=endpoint.url, runner="psrp")
             path = tmp_path / "payload.json"
             path.write_text(json.dumps(document))
             code = main([action, str(path), "60"])

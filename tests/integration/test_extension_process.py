@@ -27,9 +27,13 @@ def payload(tmp: Path, name: str = "i-2-34-VM", **extra: Any) -> dict[str, Any]:
     return document
 
 
-def run(tmp: Path, action: str, document: dict[str, Any] | None, wait: str = "60") -> tuple[int, Any, str, Path]:
-    path = tmp / f"payload-{os.urandom(4).hex()}.json"
-    path.write_text(json.dumps(document if document is not None else {}))
+def run(
+    tmp: Path, action: str, document: dict[str, Any] | None, wait: str = "60", *, path: Path | None = None
+) -> tuple[int, Any, str, Path]:
+    """Run the executable as CloudStack does; ``path`` is a payload prepared by the caller."""
+    if path is None:
+        path = tmp / f"payload-{os.urandom(4).hex()}.json"
+        path.write_text(json.dumps(document if document is not None else {}))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "cshyperv.frontends.extension_entry", action, str(path), wait],
@@ -95,11 +99,80 @@ def test_every_action_in_simulator_mode(host: Path) -> None:
     assert (code, out, err) == (0, {}, "")
 
 
-def test_class_name_fallback_fails_fast_without_reading_the_payload(host: Path) -> None:
-    code, out, err, path = run(host, "com.cloud.agent.api.CreateStoragePoolCommand", None, "5")
+@pytest.mark.parametrize("action", ["com.cloud.agent.api.CreateStoragePoolCommand", "frobnicate", "org.apache.X"])
+def test_refused_actions_fail_fast_and_delete_the_payload(host: Path, action: str) -> None:
+    """D14: refused at once (no hypervisor is opened) and the password-bearing payload is gone."""
+    document = payload(host)
+    document["externaldetails"]["host"]["url"] = "hv-that-does-not-exist.invalid"
+    code, out, err, path = run(host, action, document, "5")
     assert code == 1 and "not handled" in out["error"] and err == ""
-    assert path.exists(), "the fallback must not even touch the payload"
-    assert run(host, "frobnicate", None)[0] == 1
+    assert not path.exists(), "a refused action must still delete the payload"
+
+
+@pytest.mark.parametrize("wait", ["\u00b2", "\u0663", "1e3", "-5", "9" * 40])
+def test_a_bad_wait_is_an_error_document_and_the_payload_is_deleted(host: Path, wait: str) -> None:
+    """D13: "\u00b2".isdigit() is True but int() refuses it; that crashed outside the error path."""
+    code, out, err, path = run(host, "status", payload(host), wait)
+    assert (code, out["status"], err) == (1, "error", "")
+    assert "wait must be a whole number of seconds" in out["error"]
+    assert not path.exists()
+
+
+def test_fifo_payload_is_refused_without_hanging(host: Path) -> None:
+    """D14: nobody writes to the FIFO; opening it for a read used to block forever."""
+    fifo = host / "payload.fifo"
+    os.mkfifo(fifo)
+    code, out, err, _ = run(host, "status", None, path=fifo)
+    assert (code, err) == (1, "") and "not a regular file" in out["error"]
+    assert not fifo.exists()
+
+
+def test_symlinked_payload_is_refused_and_left_alone(host: Path) -> None:
+    """D14, decided: a symbolic link is not followed; the link and its target stay for the admin
+    to see (deleting the link kept the secret and hid where it was; deleting the target would let
+    whoever can write the payload directory delete any file of CloudStack's user)."""
+    target = host / "elsewhere.json"
+    target.write_text(json.dumps(payload(host)))
+    link = host / "payload-link.json"
+    link.symlink_to(target)
+    code, out, err, _ = run(host, "delete", None, path=link)
+    assert (code, err) == (1, "") and "symbolic link" in out["error"] and "S3cr3t" not in out["error"]
+    assert link.is_symlink() and target.read_text() == json.dumps(payload(host))
+
+
+def test_oversized_and_directory_payloads_are_refused(host: Path) -> None:
+    folder = host / "adir"
+    folder.mkdir()
+    code, out, _, _ = run(host, "status", None, path=folder)
+    assert code == 1 and "not a regular file" in out["error"] and folder.is_dir()
+    big = host / "big.json"
+    with big.open("wb") as handle:
+        handle.truncate(9 * 1024 * 1024)
+    code, out, _, _ = run(host, "status", None, path=big)
+    assert code == 1 and "larger than" in out["error"] and not big.exists()
+
+
+def test_console_url_is_a_plain_substitution(host: Path) -> None:
+    """D16: no str.format attribute access, conversions or widths."""
+    assert run(host, "create", payload(host))[0] == 0
+    cases = {
+        "https://gw/{vm_name}?x={{literal}}": "https://gw/i-2-34-VM?x={literal}",
+        "{vm_name.__class__.__mro__}": None,
+        "{vm_name:>100000000}": None,
+        "{vm_name!r}": None,
+        "{0}{}": None,
+        "{unknown}": None,
+    }
+    for template, expected in cases.items():
+        document = payload(host)
+        document["externaldetails"]["host"]["console_url"] = template
+        code, out, err, _ = run(host, "getconsole", document)
+        assert err == "", template
+        if expected is None:
+            assert code == 1 and "console_url may only use {vm_id}, {vm_name}, {host}, {port}" in out["error"]
+            assert "class" not in json.dumps(out), template
+        else:
+            assert (code, out["console"]["url"]) == (0, expected)
 
 
 def test_errors_are_one_json_line_without_secrets(host: Path) -> None:

@@ -1,34 +1,54 @@
-"""The WinRM runner against a loopback WS-Management endpoint, over real HTTP with pywinrm."""
+"""The WinRM runner against a loopback WS-Management endpoint, over real HTTP(S) with pywinrm.
+
+The endpoint behaves as a Windows host with WinRM's defaults: NTLM with sealed messages over HTTP
+(pyspnego's acceptor checks the password), HTTPS with a certificate, MaxEnvelopeSizekb, Receive
+timeouts, and only the plug-in's constant bootstrap command line may run.
+"""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cshyperv.errors import HypervisorAccessDeniedError, HypervisorConnectionError, HypervisorError, PluginError
+from cshyperv import deadline
+from cshyperv.errors import (
+    HypervisorAccessDeniedError,
+    HypervisorConnectionError,
+    HypervisorError,
+    OperationTimeoutError,
+    PluginError,
+)
 from cshyperv.hyperv import HyperVHypervisor
-from cshyperv.hyperv.winrm import HostConnection, WinRMRunner, parse_clixml
+from cshyperv.hyperv.scripts import script_text
+from cshyperv.hyperv.winrm import HostConnection, WinRMRunner, bootstrap_command_line, parse_clixml
 from cshyperv.hypervisor import Hypervisor, VmSpec
 from cshyperv.simulator import SimulatorHypervisor
 from cshyperv.testing.conformance import HypervisorConformance
 from cshyperv.testing.hyperv_host import SimulatedHyperVHost
-from cshyperv.testing.wsman import LoopbackWSManServer
+from cshyperv.testing.wsman import LoopbackWSManServer, TestCertificateAuthority
 
+USER = "LAB\\svc-cloudstack"
 PASSWORD = "P@ss w0rd"
 
 
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[LoopbackWSManServer]:
     host = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "host.db"))
-    with LoopbackWSManServer(host.invoke, password=PASSWORD) as server:
+    with LoopbackWSManServer(host.invoke, username=USER, password=PASSWORD) as server:
         yield server
 
 
-def runner(endpoint: LoopbackWSManServer, password: str = PASSWORD) -> WinRMRunner:
-    return WinRMRunner(HostConnection(url=endpoint.url, username="admin", password=password, transport="basic"))
+def runner(
+    endpoint: LoopbackWSManServer, password: str = PASSWORD, *, one_shot: bool = False, **options: Any
+) -> WinRMRunner:
+    """The default transport, NTLM: over HTTP every body is sealed both ways."""
+    connection = HostConnection(url=endpoint.url, username=USER, password=password, **options)
+    return WinRMRunner(connection, one_shot=one_shot)
 
 
 def test_one_shell_and_four_exchanges_per_warm_invocation(endpoint: LoopbackWSManServer) -> None:
@@ -72,6 +92,76 @@ def test_wrong_password_is_access_denied_without_the_password(endpoint: Loopback
     with pytest.raises(HypervisorAccessDeniedError) as caught:
         HyperVHypervisor(runner(endpoint, password="Wr0ng-S3cret")).host_info()
     assert "Wr0ng-S3cret" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+    assert endpoint.refused_logons == 1 and endpoint.total_exchanges() == 0, "NTLM refused it before any SOAP"
+    with pytest.raises(HypervisorAccessDeniedError):
+        HyperVHypervisor(
+            WinRMRunner(HostConnection(url=endpoint.url, username="LAB\\nobody", password=PASSWORD))
+        ).host_info()
+
+
+def test_ntlm_bodies_are_sealed_and_unsealed_ones_refused(endpoint: LoopbackWSManServer) -> None:
+    from winrm.exceptions import WinRMTransportError
+    from winrm.protocol import Protocol
+
+    HyperVHypervisor(runner(endpoint)).host_info()
+    # The same account, NTLM, but plain SOAP over HTTP: a host with AllowUnencrypted=false refuses it.
+    plain = Protocol(endpoint.url, transport="ntlm", username=USER, password=PASSWORD, message_encryption="never")
+    with pytest.raises(WinRMTransportError) as caught:
+        plain.open_shell()
+    assert caught.value.code == 500
+
+
+def test_basic_is_refused_unless_the_host_allows_it(tmp_path: Path) -> None:
+    host = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "basic.db"))
+    ntlm_only = LoopbackWSManServer(host.invoke, username=USER, password=PASSWORD)
+    with ntlm_only, pytest.raises(HypervisorAccessDeniedError):
+        HyperVHypervisor(runner(ntlm_only, transport="basic")).host_info()
+    # Basic over plain HTTP needs AllowUnencrypted on the host.
+    encrypted_only = LoopbackWSManServer(host.invoke, username=USER, password=PASSWORD, auth=("basic",))
+    with encrypted_only, pytest.raises(HypervisorAccessDeniedError):
+        HyperVHypervisor(runner(encrypted_only, transport="basic")).host_info()
+    options: dict[str, Any] = {"auth": ("basic",), "allow_unencrypted": True}
+    with LoopbackWSManServer(host.invoke, username=USER, password=PASSWORD, **options) as basic:
+        assert HyperVHypervisor(runner(basic, transport="basic")).host_info().cpus > 0
+
+
+def test_only_the_constant_bootstrap_command_line_runs(endpoint: LoopbackWSManServer) -> None:
+    hv = HyperVHypervisor(runner(endpoint))
+    for name in ["a\"; Remove-VM *; $(x) '", "plain"]:
+        hv.get_vm(name)
+    hv.create_vm(VmSpec(name="i-2-cmd-VM", notes="n" * 200_000))
+    one_shot = HyperVHypervisor(runner(endpoint, one_shot=True))
+    one_shot.get_vm("a\"; Remove-VM *; $(x) '")
+    one_shot.get_vm("second invocation of the process")
+    one_shot.close()
+    lines = {bootstrap_command_line(), bootstrap_command_line(stdin_only=True)}
+    assert set(endpoint.command_lines) == lines and not endpoint.refused_command_lines
+    assert all("Remove-VM" not in line and len(line) < 8191 for line in lines)
+
+
+@pytest.mark.parametrize("one_shot", [False, True])
+def test_a_runner_that_puts_the_envelope_on_the_command_line_fails(
+    endpoint: LoopbackWSManServer, monkeypatch: pytest.MonkeyPatch, one_shot: bool
+) -> None:
+    """The mutant the endpoint exists to catch: the envelope as part of the command line."""
+
+    def envelope_on_the_command_line(self: WinRMRunner, envelope: str) -> tuple[bytes, bytes]:
+        script = "Invoke-CsEnvelope '" + envelope.replace("'", "''") + "'"
+        encoded = base64.b64encode(script.encode("utf-16-le")).decode()
+        try:
+            protocol = self._ensure_protocol()
+            shell = protocol.open_shell(codepage=65001)
+            command_id = protocol.run_command(
+                shell, "powershell.exe", ["-EncodedCommand", encoded], skip_cmd_shell=True
+            )
+            return self._receive(protocol, shell, command_id)
+        except Exception as exc:
+            raise self._map(exc) from None
+
+    monkeypatch.setattr(WinRMRunner, "_run", envelope_on_the_command_line)
+    with pytest.raises(HypervisorError, match="fault"):
+        HyperVHypervisor(runner(endpoint, one_shot=one_shot)).host_info()
+    assert endpoint.refused_command_lines and not endpoint.scripts
 
 
 def test_transport_failures_are_mapped(endpoint: LoopbackWSManServer) -> None:
@@ -106,6 +196,77 @@ def test_concurrent_invocations_on_one_runner(endpoint: LoopbackWSManServer) -> 
     assert not errors and len(hv.list_vms()) == 20
 
 
+def test_one_shot_invocation_is_four_exchanges_with_the_envelope_in_the_shell_environment(
+    endpoint: LoopbackWSManServer,
+) -> None:
+    def one_process(work: Any) -> tuple[Any, int]:
+        """One Extensions process: a one-shot runner, closed at the end."""
+        before = endpoint.total_exchanges()
+        hv = HyperVHypervisor(runner(endpoint, one_shot=True))
+        try:
+            result = work(hv)
+        finally:
+            hv.close()
+        assert endpoint.open_shells == 0, "the process deletes its shell"
+        return result, endpoint.total_exchanges() - before
+
+    _, count = one_process(lambda hv: hv.host_info())
+    assert count == 4 and dict(endpoint.exchanges) == {"Create": 1, "Command": 1, "Receive": 1, "Delete": 1}
+    # ~100,000 characters: several environment variables, each under Windows' 32,767 limit.
+    notes = "\u2019n$(x)'\"" + "n" * 100_000
+    info, count = one_process(lambda hv: hv.runner.invoke(script_text("get_vm"), {"name": "x", "notes": notes}))
+    assert count == 4 and endpoint.exchanges["Send"] == 0
+    # Over the budget a Create could carry: stdin, in Sends under MaxEnvelopeSizekb (500 KB).
+    big = "x" * (1024 * 1024)
+    info, count = one_process(lambda hv: hv.create_vm(VmSpec(name="i-2-big-VM", notes=big)))
+    assert info.notes == big and endpoint.exchanges["Send"] >= 8
+    # A second invocation in the same process reuses the shell: Command, Send, Receive.
+    _, count = one_process(lambda hv: (hv.get_vm("a"), hv.get_vm("b")))
+    assert count == 4 + 3
+
+
+def _blocking_endpoint(tmp_path: Path, release: threading.Event) -> LoopbackWSManServer:
+    host = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "slow.db"))
+
+    def slow(script: str, params: Any) -> Any:
+        release.wait(60)  # a host that never answers in time
+        return host.invoke(script, params)
+
+    return LoopbackWSManServer(slow, username=USER, password=PASSWORD)
+
+
+@pytest.mark.parametrize("one_shot", [False, True])
+def test_no_shell_is_left_open_after_the_deadline(tmp_path: Path, one_shot: bool) -> None:
+    release = threading.Event()
+    with _blocking_endpoint(tmp_path, release) as endpoint:
+        hv = HyperVHypervisor(runner(endpoint, one_shot=one_shot))
+        try:
+            with pytest.raises(OperationTimeoutError), deadline.deadline_scope(1.5):
+                hv.host_info()
+            assert endpoint.exchanges["Receive"] >= 1 and endpoint.exchanges["Delete"] == 1
+            assert endpoint.open_shells == 0, "the shell (and its process) was deleted at the deadline"
+        finally:
+            release.set()
+            hv.close()
+
+
+def test_https_verifies_the_host_certificate(tmp_path: Path) -> None:
+    trusted = TestCertificateAuthority.create(tmp_path / "ca")
+    stranger = TestCertificateAuthority.create(tmp_path / "other", name="someone else's CA")
+    host = SimulatedHyperVHost(SimulatorHypervisor(tmp_path / "tls.db"))
+    with LoopbackWSManServer(host.invoke, username=USER, password=PASSWORD, tls=trusted) as endpoint:
+        assert endpoint.url.startswith("https://127.0.0.1:")
+        # Verification is on by default: a certificate from a CA the client does not trust is refused.
+        for ca in (None, str(stranger.ca_path)):
+            with pytest.raises(HypervisorConnectionError, match="certificate"):
+                HyperVHypervisor(runner(endpoint, ca_trust_path=ca)).host_info()
+        assert endpoint.total_exchanges() == 0
+        # The CA bundle that signed it is accepted; NTLM then binds the logon to the TLS channel.
+        hv = HyperVHypervisor(runner(endpoint, ca_trust_path=str(trusted.ca_path), one_shot=True))
+        assert hv.host_info().cpus > 0 and endpoint.refused_logons == 0
+        assert HyperVHypervisor(runner(endpoint, ca_trust_path=str(trusted.ca_path))).host_info().cpus > 0
+
+
 def test_host_naming_rules() -> None:
     assert HostConnection(url="hv01").endpoint == "https://hv01:5986/wsman"
     assert HostConnection(url="hv01:5985").endpoint == "http://hv01:5985/wsman"
@@ -118,6 +279,10 @@ def test_host_naming_rules() -> None:
     conn = HostConnection.from_env(env)
     assert conn.endpoint == "https://hv02:5986/wsman" and not conn.verify_tls_certificate
     assert "S3cret" not in repr(conn)
+    # A typo never turns verification off.
+    with pytest.raises(PluginError, match="verify_tls_certificate"):
+        HostConnection.from_mapping({"url": "hv01", "verify_tls_certificate": "flase"})
+    assert HostConnection.from_mapping({"url": "hv01", "verify_tls_certificate": "Off"}).verify_tls_certificate is False
 
 
 def test_certificate_authentication_settings(tmp_path: Path) -> None:
@@ -153,7 +318,9 @@ class TestHyperVOverWinRM(HypervisorConformance):
 
     def make_hypervisor(self, tmp_path: Path) -> Hypervisor:
         self.simulator = SimulatorHypervisor(tmp_path / "host.db")
-        self.endpoint = LoopbackWSManServer(SimulatedHyperVHost(self.simulator).invoke, password=PASSWORD)
+        self.endpoint = LoopbackWSManServer(
+            SimulatedHyperVHost(self.simulator).invoke, username=USER, password=PASSWORD
+        )
         self.endpoint.__enter__()
         return _Closing(HyperVHypervisor(runner(self.endpoint)), self.endpoint)
 

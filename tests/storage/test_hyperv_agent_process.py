@@ -34,7 +34,7 @@ def agent(tmp_path: Path, samba: SambaServer) -> Iterator[tuple[DirectConnectCli
             "CSHYPERV_WINRM_URL": endpoint.url,
             "CSHYPERV_WINRM_USERNAME": "svc",
             "CSHYPERV_WINRM_PASSWORD": WINRM_PASSWORD,
-            "CSHYPERV_WINRM_TRANSPORT": "basic",
+            "CSHYPERV_WINRM_TRANSPORT": "ntlm",
             "CSHYPERV_SMB_USERNAME": samba.username,
             "CSHYPERV_SMB_PASSWORD": samba.password,
             "CSHYPERV_SMB_PORT": str(samba.port),

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from cshyperv.commands import CopyCmdAnswer, ModifyStoragePoolAnswer
+from cshyperv.hyperv.factory import create
 from cshyperv.hyperv.storage import storage_access_from_settings
-from cshyperv.hyperv.winrm import create
 from cshyperv.resource import ServerResource
 from cshyperv.simulator import SimulatorHypervisor
 from cshyperv.storage import RemoteStorageAccess
@@ -37,7 +37,6 @@ def test_agent_on_hyperv_copies_templates_on_the_share(endpoint: LoopbackWSManSe
     plugin = create(
         {
             "url": endpoint.url,
-            "transport": "basic",
             "username": "svc-cloud",
             "password": "W1nRM-pass",
             "smb_username": samba.username,
@@ -87,7 +86,7 @@ def test_settings_choose_the_account_and_never_show_passwords() -> None:
 def test_local_pool_capacity_is_asked_of_the_host(endpoint: LoopbackWSManServer) -> None:
     from cshyperv.commands import GetStorageStatsAnswer, GetStorageStatsCommand
 
-    plugin = create({"url": endpoint.url, "transport": "basic", "username": "svc-cloud", "password": "W1nRM-pass"})
+    plugin = create({"url": endpoint.url, "username": "svc-cloud", "password": "W1nRM-pass"})
     resource = ServerResource(plugin, plugin.storage_access())
     try:
         # The simulated host's C: drive exists once something lives there.

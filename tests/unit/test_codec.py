@@ -24,6 +24,7 @@ from cshyperv.commands import (
 )
 from cshyperv.errors import (
     EncodeError,
+    LimitExceededError,
     MalformedJSONError,
     MissingMemberError,
     UnknownTypeError,
@@ -270,7 +271,10 @@ def test_an_answer_is_not_accepted_where_a_command_array_needs_commands_only() -
 )
 @pytest.mark.parametrize("use_orjson", [False, True])
 def test_malformed_documents(raw: bytes, reason: str, use_orjson: bool) -> None:
-    codec = Codec(use_orjson=use_orjson)
+    from cshyperv.wire import DecodeLimits
+
+    # Budgets out of the way: the parsers themselves must fail cleanly (deep nesting included).
+    codec = Codec(use_orjson=use_orjson, limits=DecodeLimits(max_containers=10**6, max_depth=10**6))
     with pytest.raises(MalformedJSONError, match=reason):
         codec.decode_command(START, raw)
 
@@ -310,3 +314,113 @@ def test_repr_never_shows_secrets() -> None:
     assert PASSWORD not in text
     assert "password=<redacted>" in text and "vnc_password='<redacted>'" in text
     assert "'password': ..." in text
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+_CONCURRENT_FIRST_DECODES = r"""
+import sys, threading
+from pathlib import Path
+
+sys.setswitchinterval(1e-6)  # switch threads as often as possible: widen any race window
+from cshyperv.wire import Codec
+
+body = Path(sys.argv[1]).read_bytes()
+codec = Codec()  # fresh: no handler table built yet
+barrier = threading.Barrier(40)
+failures = []
+
+def work():
+    barrier.wait()
+    try:
+        command = codec.decode_command("com.cloud.agent.api.StartCommand", body)
+        codec.encode(command)
+    except BaseException as exc:
+        failures.append(repr(exc))
+
+threads = [threading.Thread(target=work) for _ in range(40)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(len(failures))
+print("\n".join(failures))
+"""
+
+
+def test_first_decodes_on_many_threads_at_once_all_succeed() -> None:
+    """A fresh process, 40 threads decoding and encoding at the same instant: the lazily built
+    handlers are never seen half-built (once: IndexError from a forwarder without its target)."""
+    import subprocess
+    import sys
+
+    sample = SAMPLES / "cmd-StartCommand.json"
+    for _ in range(5):  # the race showed in about 1 run of 6; several fresh processes
+        done = subprocess.run(
+            [sys.executable, "-c", _CONCURRENT_FIRST_DECODES, str(sample)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.splitlines()[0] == "0", done.stdout
+
+
+# -- budgets (one request's memory and CPU) --------------------------------------------------------
+
+
+def _start_with_nics(count: int) -> bytes:
+    return ('{"vm":{"name":"i-2-17-VM","nics":[' + ",".join(["{}"] * count) + "]}}").encode()
+
+
+def test_a_million_empty_nics_are_refused_before_anything_is_built() -> None:
+    """The reproducer (a 3 MB StartCommand once took 836 MB): refused on its counts, at $."""
+    import tracemalloc
+
+    body = _start_with_nics(1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceededError, match="objects and arrays") as caught:
+            decode_command(START, body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert caught.value.path == "$"
+    assert peak < len(body) // 4  # nothing was parsed, let alone built (unbounded: ~400x the body)
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "reason"),
+    [
+        ({"vm": {"nics": [{}] * 10_001}}, "$.vm.nics", "more than 10000 array elements"),
+        ({"vm": {"details": {f"k{i}": "v" for i in range(10_001)}}}, "$.vm.details", "more than 10000 map entries"),
+        ({"vm": {f"unknown{i}": 1 for i in range(10_001)}}, "$.vm", "more than 10000 members"),
+        ({"vm": {"name": "x"}, "secondaryStorages": ["u"] * 10_001}, "$.secondaryStorages", "array elements"),
+    ],
+)
+def test_counts_over_budget_name_their_json_path(document: Any, path: str, reason: str) -> None:
+    with pytest.raises(LimitExceededError, match=reason) as caught:
+        decode_command(START, json.dumps(document))
+    assert caught.value.path == path
+
+
+def test_nesting_beyond_the_budget_is_refused_before_parsing() -> None:
+    parent: dict[str, Any] = {}
+    for _ in range(100):
+        parent = {"parent": parent}
+    body = json.dumps({"target": parent, "vmName": "i-2-17-VM"})
+    with pytest.raises(LimitExceededError, match="nested deeper than 64 levels"):
+        decode_command("com.cloud.agent.api.CreateVMSnapshotCommand", body)
+    # Brackets inside strings are text, not nesting.
+    decode_command(START, json.dumps({"vm": {"name": "[" * 500, "bootArgs": "{" * 500}}))
+
+
+def test_budgets_are_configurable() -> None:
+    from cshyperv.wire import DecodeLimits
+
+    small = Codec(limits=DecodeLimits(max_array_items=2, max_string_chars=100))
+    assert len(small.decode_command(START, _start_with_nics(2)).vm.nics) == 2  # type: ignore[attr-defined]
+    with pytest.raises(LimitExceededError) as caught:
+        small.decode_command(START, _start_with_nics(3))
+    assert caught.value.path == "$.vm.nics"
+    with pytest.raises(LimitExceededError, match="a string longer than 100 characters"):
+        small.decode_command(START, json.dumps({"vm": {"name": "x" * 101}}))

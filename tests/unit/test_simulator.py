@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -49,15 +50,18 @@ def test_memory_is_accounted_when_starting(tmp_path: Path) -> None:
     hv.start_vm("c")
 
 
-def test_injected_faults_and_latency(tmp_path: Path) -> None:
+def test_injected_faults_and_latency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hv = SimulatorHypervisor(tmp_path / "s.db", faults={"start_vm": JobFailedError("injected", code=32768)})
     hv.create_vm(VmSpec(name="a"))
     with pytest.raises(JobFailedError, match="32768"):
         hv.start_vm("a")
     slow = SimulatorHypervisor(tmp_path / "s.db", latency_s=0.05)
-    started = time.monotonic()
+    slept: list[float] = []
+    # The injected latency is a sleep of latency_s: record it rather than time it.
+    module = sys.modules[SimulatorHypervisor.__module__]
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(sleep=slept.append, time=time.time))
     slow.get_vm("a")
-    assert time.monotonic() - started >= 0.05
+    assert slept == [0.05]
     from cshyperv import deadline
 
     with deadline.deadline_scope(0.01), pytest.raises(OperationTimeoutError):
@@ -73,3 +77,22 @@ def test_factory_reads_string_settings(tmp_path: Path) -> None:
 def test_in_memory_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="database file"):
         SimulatorHypervisor(":memory:", files_root=tmp_path)
+
+
+def test_add_disk_seeds_a_template_a_vm_can_use(tmp_path: Path) -> None:
+    """add_disk makes a disk exist at a Windows path with its size; repeating it is harmless."""
+    from cshyperv.hypervisor import DiskKind, DiskSpec
+
+    sim = SimulatorHypervisor(tmp_path / "s.db")
+    template = "D:\\Templates\\ubuntu.vhdx"
+    sim.add_disk(template, 10 * 1024**3)
+    sim.add_disk(template, 10 * 1024**3)
+    info = sim.volume_info(template)
+    assert info is not None and info.size_bytes == 10 * 1024**3
+    sim.add_disk(template, 12 * 1024**3)
+    assert sim.volume_info(template).size_bytes == 12 * 1024**3  # type: ignore[union-attr]
+    root = DiskSpec(kind=DiskKind.ROOT, path="D:\\VMs\\a.vhdx", template_path=template)
+    sim.create_vm(VmSpec(name="a", disks=(root,)))
+    assert sim.get_vm("a").disks == ("D:\\VMs\\a.vhdx",)  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        sim.add_disk(template, 0)

@@ -10,7 +10,7 @@ if ([string] $p.disk.kind -eq 'iso') {
     return [ordered]@{ attached = $true }
 }
 if (Get-VMHardDiskDrive -VM $vm | Where-Object { $_.Path -eq $path }) { return [ordered]@{ attached = $false } }
-if (-not (Test-Path -LiteralPath $path)) {
+if (-not (Test-CsPath $path)) {
     Write-Error -Message 'disk not found' -Category ObjectNotFound -ErrorId 'cshyperv.VolumeNotFound' `
         -TargetObject $path -ErrorAction Stop
 }

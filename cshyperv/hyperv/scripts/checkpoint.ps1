@@ -11,15 +11,23 @@ function ConvertTo-CsCheckpoint($Snapshot) {
         with_memory = ([string] $Snapshot.SnapshotType -eq 'Standard' -and [string] $Snapshot.State -ne 'Off')
     }
 }
-$all = @(Get-VMSnapshot -VM $vm -ErrorAction SilentlyContinue | Sort-Object CreationTime)
+$all = @(Get-VMSnapshot -VM $vm -ErrorAction Stop | Sort-Object CreationTime)
 $match = @($all | Where-Object { $_.Name -ceq $name })
 switch ([string] $p.action) {
     'list' { return ,@($all | ForEach-Object { ConvertTo-CsCheckpoint $_ }) }
     'create' {
         if ($match.Count -gt 0) { return ConvertTo-CsCheckpoint $match[0] }
-        $type = if ([bool] $p.with_memory) { 'Standard' } else { 'Production' }
+        # ProductionOnly: without memory means a production checkpoint or none; 'Production'
+        # silently falls back to a standard one with memory. The VM's own setting is put back
+        # afterwards: the type is asked for per checkpoint, not changed for good (B9).
+        $type = if ([bool] $p.with_memory) { 'Standard' } else { 'ProductionOnly' }
+        $previous = [string] $vm.CheckpointType
         Set-VM -VM $vm -CheckpointType $type -ErrorAction Stop
-        $snapshot = Checkpoint-VM -VM $vm -SnapshotName $name -Passthru -ErrorAction Stop
+        try {
+            $snapshot = Checkpoint-VM -VM $vm -SnapshotName $name -Passthru -ErrorAction Stop
+        } finally {
+            if ($previous -and $previous -ne $type) { Set-VM -VM $vm -CheckpointType $previous -ErrorAction Stop }
+        }
         return ConvertTo-CsCheckpoint $snapshot
     }
     'revert' {

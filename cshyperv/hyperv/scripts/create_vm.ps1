@@ -13,7 +13,7 @@ function Sync-CsConfigDrive($Vm, $Image) {
     $attached = @(Get-VMDvdDrive -VM $Vm | Where-Object { $_.Path -eq $isoPath })
     if (-not $Image) {
         foreach ($dvd in $attached) { Remove-VMDvdDrive -VMDvdDrive $dvd -ErrorAction Stop }
-        if (Test-Path -LiteralPath $isoPath) { Remove-Item -LiteralPath $isoPath -Force -ErrorAction Stop }
+        if (Test-CsPath $isoPath) { Remove-Item -LiteralPath $isoPath -Force -ErrorAction Stop }
         return $null
     }
     [System.IO.File]::WriteAllBytes($isoPath, [Convert]::FromBase64String([string] $Image.iso_base64))
@@ -54,7 +54,8 @@ try {
     Set-VM -VM $vm -Notes ([string] $p.notes) -AutomaticStopAction ShutDown -ErrorAction Stop
     Set-VMProcessor -VM $vm -Count ([int] $p.cpus) -ErrorAction Stop
     if ($p.min_memory_bytes) {
-        Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes ([int64] $p.min_memory_bytes) `
+        # The minimum in whole 2 MB: CloudStack's minRam is RAM / overcommit, any byte count (A8).
+        Set-VMMemory -VM $vm -DynamicMemoryEnabled $true -MinimumBytes (ConvertTo-CsMemoryBytes ([int64] $p.min_memory_bytes)) `
             -StartupBytes ([int64] $p.memory_bytes) -MaximumBytes ([int64] $p.memory_bytes) -ErrorAction Stop
     }
     if ([int] $p.generation -eq 2) {
@@ -72,6 +73,11 @@ try {
     $bootDisk = $null
     foreach ($disk in @($p.disks | Sort-Object { [int] $_.position })) {
         $path = [string] $disk.path
+        if ([int] $p.generation -eq 2 -and [string] $disk.kind -eq 'root' -and $path -match '\.vhd$') {
+            # Generation 2 boots only from VHDX (B12); the plug-in refuses this before sending it.
+            Write-Error -Message 'a Generation 2 VM cannot boot from a .vhd disk' -Category InvalidArgument `
+                -ErrorId 'cshyperv.UnsupportedDiskFormat' -TargetObject $path -ErrorAction Stop
+        }
         if ([string] $disk.kind -eq 'iso') {
             # As attach_disk.ps1: an empty DVD drive first (Generation 1 VMs come with one at
             # IDE 1:0), so IDE 1:1 stays free for the config drive.
@@ -80,7 +86,7 @@ try {
             else { Add-VMDvdDrive -VM $vm -Path $path -ErrorAction Stop }
             continue
         }
-        if (-not (Test-Path -LiteralPath $path)) {
+        if (-not (Test-CsPath $path)) {
             if (-not $disk.template_path) {
                 Write-Error -Message 'disk not found' -Category ObjectNotFound -ErrorId 'cshyperv.VolumeNotFound' `
                     -TargetObject $path -ErrorAction Stop
@@ -89,6 +95,8 @@ try {
                 New-VHD -Path $path -ParentPath ([string] $disk.template_path) -Differencing -ErrorAction Stop | Out-Null
             } else {
                 Copy-Item -LiteralPath ([string] $disk.template_path) -Destination $path -ErrorAction Stop
+                # Every copy of a template would share its disk identifier (B10).
+                if ($path -match '\.vhdx$') { Set-VHD -Path $path -ResetDiskIdentifier -Force -ErrorAction Stop }
             }
             $createdDisks.Add($path)
             if ($disk.size_bytes -and [int64] $disk.size_bytes -gt (Get-VHD -Path $path).Size) {
@@ -122,16 +130,23 @@ try {
     }
     if ([int] $p.generation -eq 2 -and $bootDisk) { Set-VMFirmware -VM $vm -FirstBootDevice $bootDisk -ErrorAction Stop }
     if ($p.boot_args) {
-        # Boot arguments for system VMs travel as a KVP item the guest reads at boot.
-        $service = Get-CimInstance -Namespace root\virtualization\v2 -ClassName Msvm_VirtualSystemManagementService
-        $system = Get-CimInstance -Namespace root\virtualization\v2 -ClassName Msvm_ComputerSystem -Filter ("Name='" + $vm.Id + "'")
-        $item = ([WMIClass] '\\.\root\virtualization\v2:Msvm_KvpExchangeDataItem').CreateInstance()
-        $item.Name = 'cloudstack-vm-userdata'; $item.Data = [string] $p.boot_args; $item.Source = 0
-        $result = Invoke-CimMethod -InputObject $service -MethodName AddKvpItems -Arguments @{
-            TargetSystem = $system; DataItems = @($item.PSBase.GetText(1)) }
-        if ($result.ReturnValue -ne 0 -and $result.ReturnValue -ne 4096) {
-            Write-Error -Message 'adding the boot arguments failed' -Category InvalidResult `
-                -ErrorId ('cshyperv.JobFailed.' + $result.ReturnValue) -TargetObject $name -ErrorAction Stop
+        # Boot arguments for system VMs travel as a KVP item the guest reads at boot. A KVP value
+        # holds at most 1023 characters (2048 bytes of UTF-16 with its terminator; Hyper-V fails
+        # the job with 32773 beyond): longer ones travel in the config drive alone, and without
+        # one the create fails rather than boot a system VM without its arguments (B4).
+        $bootArgs = [string] $p.boot_args
+        if ($bootArgs.Length -le 1023) {
+            $service = Get-CimInstance -Namespace root\virtualization\v2 -ClassName Msvm_VirtualSystemManagementService
+            $system = Get-CimInstance -Namespace root\virtualization\v2 -ClassName Msvm_ComputerSystem -Filter ("Name='" + $vm.Id + "'")
+            $item = ([WMIClass] '\\.\root\virtualization\v2:Msvm_KvpExchangeDataItem').CreateInstance()
+            $item.Name = 'cloudstack-vm-userdata'; $item.Data = $bootArgs; $item.Source = 0
+            $result = Invoke-CimMethod -InputObject $service -MethodName AddKvpItems -Arguments @{
+                TargetSystem = $system; DataItems = @($item.PSBase.GetText(1)) }
+            # 4096 is a job started, not a success: waited for, its error code checked.
+            Wait-CsMethodResult $result $name
+        } elseif (-not $p.config_drive) {
+            Write-Error -Message 'the boot arguments are longer than the 1023 characters a KVP value holds' `
+                -Category InvalidArgument -ErrorId 'cshyperv.KvpValueTooLong' -TargetObject $name -ErrorAction Stop
         }
     }
     # Started inside the try: a VM that cannot start is removed like any failed create.
@@ -141,7 +156,11 @@ try {
     $info
 } catch {
     $original = $_
-    if ($vm) { Remove-VM -VM $vm -Force -ErrorAction SilentlyContinue }
+    if ($vm) {
+        # Started already (the last step) and failing after: turned off first, or it would stay.
+        if ([bool] $p.start) { Stop-VM -VM $vm -TurnOff -Force -ErrorAction SilentlyContinue }
+        Remove-VM -VM $vm -Force -ErrorAction SilentlyContinue
+    }
     foreach ($path in $createdDisks) { Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue }
     throw $original
 }

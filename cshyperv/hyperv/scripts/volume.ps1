@@ -8,11 +8,11 @@ function ConvertTo-CsVolume([string] $Path) {
 }
 switch ([string] $p.action) {
     'info' {
-        if (-not (Test-Path -LiteralPath $path)) { return $null }
+        if (-not (Test-CsPath $path)) { return $null }
         return ConvertTo-CsVolume $path
     }
     'create' {
-        if (-not (Test-Path -LiteralPath $path)) {
+        if (-not (Test-CsPath $path)) {
             if ($p.parent) { New-VHD -Path $path -ParentPath ([string] $p.parent) -Differencing -ErrorAction Stop | Out-Null }
             else { New-VHD -Path $path -SizeBytes ([int64] $p.size_bytes) -Dynamic -ErrorAction Stop | Out-Null }
         }
@@ -20,13 +20,16 @@ switch ([string] $p.action) {
     }
     'clone' {
         $source = [string] $p.source
-        if (-not (Test-Path -LiteralPath $source)) {
+        if (-not (Test-CsPath $source)) {
             Write-Error -Message 'disk not found' -Category ObjectNotFound -ErrorId 'cshyperv.VolumeNotFound' `
                 -TargetObject $source -ErrorAction Stop
         }
         $partial = $path + '.partial'
         Copy-Item -LiteralPath $source -Destination $partial -Force -ErrorAction Stop
         Move-Item -LiteralPath $partial -Destination $path -Force -ErrorAction Stop
+        # A copy keeps the source's disk identifier (the SCSI VPD page 0x83 id): a new one, so
+        # the clone and its source can be attached side by side (B10). VHDX only.
+        if ($path -match '\.vhdx$') { Set-VHD -Path $path -ResetDiskIdentifier -Force -ErrorAction Stop }
         if ($p.size_bytes -and [int64] $p.size_bytes -gt (Get-VHD -Path $path).Size) {
             Resize-VHD -Path $path -SizeBytes ([int64] $p.size_bytes) -ErrorAction Stop
         }
@@ -37,7 +40,7 @@ switch ([string] $p.action) {
         return ConvertTo-CsVolume $path
     }
     'delete' {
-        if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Force -ErrorAction Stop }
+        if (Test-CsPath $path) { Remove-Item -LiteralPath $path -Force -ErrorAction Stop }
         return [ordered]@{ deleted = $true }
     }
 }

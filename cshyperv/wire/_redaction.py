@@ -1,0 +1,108 @@
+"""Model objects with their secrets taken out, for what leaves the agent (answers, echoes).
+
+Answers echo what the management server sent (StartAnswer carries the whole ``vm`` back,
+CopyCmdAnswer and CreateObjectAnswer carry transfer objects with store URLs). CloudStack reads a
+few members of those echoes and ignores the rest; none of the secrets must travel back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from cshyperv._redact import REDACTED, looks_secret, redact_text
+from cshyperv.wire._model import META_SECRET, OpaqueTO, WireObject
+
+__all__ = ["redact_secrets"]
+
+W = TypeVar("W", bound=WireObject)
+
+_KEEP = object()  # marker: the value needs no change
+
+
+def redact_secrets(obj: W) -> W:
+    """A copy of ``obj`` that is safe to send back: the same object when it holds no secret.
+
+    At any depth:
+
+    * a field declared secret (``jfield(secret=True)``: ``vncPassword``, ``vmData``, S3 keys,
+      ``passphrase``...) is set to ``None``, so the encoder omits it. Omitted, not masked:
+      CloudStack writes a non-null ``vncPassword`` from a StartAnswer into its database
+      (``UserVmManagerImpl.updateVncPasswordIfItHasChanged``);
+    * text has its credentials redacted (``?password=``/``user:pass@`` in URLs and UNC paths,
+      ``password=`` and ``authorized_key=`` in boot arguments);
+    * map values under secret-looking keys (``password``, ``chap.target.secret``) become
+      ``<redacted>``;
+    * members this model does not know are kept, with the same treatment of their raw JSON.
+
+    What CloudStack reads back from a StartAnswer (``nics[].type``/``ip``, ``disks[].type`` and
+    their volumes' ``id``/``path``/``chainInfo``, ``gpuDevice``, ``deployAsIsInfo``) is left as
+    it came, unless it held a credential.
+    """
+    result = _object(obj)
+    return obj if result is _KEEP else result
+
+
+def _object(obj: WireObject) -> Any:
+    if isinstance(obj, OpaqueTO):
+        members = _raw(obj.members)
+        return _KEEP if members is _KEEP else attrs.evolve(obj, members=members)
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(obj)):
+        if field.name == "wire_members" or not field.init:
+            continue
+        value = getattr(obj, field.name)
+        if value is None:
+            continue
+        if field.metadata.get(META_SECRET) == "value":
+            changes[field.name] = None
+            continue
+        new = _raw(value) if field.name == "unknown_members" else _value(value)
+        if new is not _KEEP:
+            changes[field.name] = new
+    if not changes:
+        return _KEEP
+    return attrs.evolve(obj, **changes)
+
+
+def _value(value: Any) -> Any:
+    """A declared member's value (model objects inside, text and maps of text)."""
+    if isinstance(value, WireObject):
+        return _object(value)
+    if isinstance(value, (list, tuple)):
+        items = [_value(v) for v in value]
+        if all(i is _KEEP for i in items):
+            return _KEEP
+        return type(value)(v if i is _KEEP else i for v, i in zip(value, items, strict=True))
+    return _raw(value)
+
+
+def _raw(value: Any) -> Any:
+    """Raw JSON (unknown members, JsonObject fields) and plain values."""
+    if isinstance(value, str):
+        if isinstance(value, enum.Enum):
+            return _KEEP
+        text = redact_text(value)
+        return _KEEP if text == value else text
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        changed = False
+        for key, item in value.items():
+            # Only text is masked: a map of objects keyed by a name that looks secret keeps its shape.
+            if isinstance(item, str) and isinstance(key, str) and looks_secret(key):
+                out[key] = REDACTED
+                changed = True
+                continue
+            new = _value(item)
+            if new is _KEEP:
+                out[key] = item
+            else:
+                out[key] = new
+                changed = True
+        return out if changed else _KEEP
+    if isinstance(value, (list, tuple, WireObject)):
+        return _value(value)
+    return _KEEP
