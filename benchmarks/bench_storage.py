@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, copy_file  # noqa: E402
-from cshyperv.storage._libsmbclient import unavailable_reason  # noqa: E402
+from cshyperv.storage import libsmbclient_unavailable_reason as unavailable_reason  # noqa: E402
 from cshyperv.testing.servers import SambaServer, SambaShare, skip_reason  # noqa: E402
 
 SHARES = {"signed": "sign", "sealed": "encrypt"}  # share -> smbclient --client-protection

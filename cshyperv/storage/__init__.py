@@ -2,7 +2,8 @@
 local directories that need no mount, no root and no kernel client.
 
 * :class:`StorageURL` — ``cifs://``/``smb://``/``nfs://``/``file://`` URLs and UNC paths.
-* :class:`StorageAdaptor` — the protocol; :class:`CifsStorageAdaptor` (smbprotocol),
+* :class:`StorageAdaptor` — the protocol; :class:`CifsStorageAdaptor` (smbprotocol, and
+  libsmbclient for streamed data where installed),
   :class:`NfsStorageAdaptor` (nfs-rs), :class:`LocalStorageAdaptor`.
 * :class:`RemoteStorageAccess` — any location string -> (adaptor, path), with credentials.
 * :func:`copy_file` — streamed or server-side copies, atomic under the final name, with progress.
@@ -16,6 +17,7 @@ from cshyperv.storage._adaptor import (
     StorageAdaptor,
     SupportsServerSideCopy,
 )
+from cshyperv.storage._libsmbclient import unavailable_reason as libsmbclient_unavailable_reason
 from cshyperv.storage.access import RemoteStorageAccess, SmbCredentials, StorageAccess
 from cshyperv.storage.cifs import CifsStorageAdaptor
 from cshyperv.storage.nfs import NfsStorageAdaptor
@@ -41,5 +43,6 @@ __all__ = [
     "copy_file",
     "copy_stream",
     "install_template",
+    "libsmbclient_unavailable_reason",
     "read_template_properties",
 ]

@@ -264,8 +264,12 @@ def _error(code: int, shown: str, action: str) -> OSError:
 
 
 class SmbcFiles:
-    """Opens files on one share through libsmbclient; keeps idle contexts (and so their
-    connections) for the next stream. Thread-safe."""
+    """Opens files on one share through libsmbclient, each stream on a context (and so a
+    connection) of its own, freed when the stream closes. Thread-safe.
+
+    Contexts are not reused: measured on Samba 4.17, an upload on a context that had already
+    carried one ran at about half the speed of one on a fresh context (0.7-0.9 s vs 0.4 s for
+    256 MiB), while a fresh session costs a few tens of milliseconds."""
 
     def __init__(
         self,
@@ -289,8 +293,6 @@ class SmbcFiles:
         self._secret = _Secret(user, password, domain)
         self._encrypt = encrypt
         self._timeout_ms = max(1, int(timeout * 1000))
-        self._idle: list[_Context] = []
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SmbcFiles(host={self._host!r}, port={self._port}, share={self._share!r})"
@@ -301,18 +303,12 @@ class SmbcFiles:
         return ("smb://" + host + "/" + "/".join(quoted)).encode()
 
     def _take(self) -> _Context:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
         return _Context(
             self._lib, port=self._port, timeout_ms=self._timeout_ms, encrypt=self._encrypt, secret=self._secret
         )
 
     def _give_back(self, context: _Context, healthy: bool) -> None:
-        if healthy:
-            with self._lock:
-                self._idle.append(context)
-                return
+        del healthy  # never reused (see the class docstring)
         context.free()
 
     def open(self, parts: list[str], shown: str, *, write: bool) -> SmbcReader | SmbcWriter:
@@ -322,8 +318,7 @@ class SmbcFiles:
             handle = context.open_fn(context.ctx, self.url(parts), flags, 0o644)
             code = ctypes.get_errno()
         if not handle:
-            # A failed open leaves the context usable unless the connection itself went.
-            self._give_back(context, code not in _CONNECTION_ERRNOS)
+            self._give_back(context, False)
             raise _error(code, shown, "open")
         release = lambda healthy: self._give_back(context, healthy)  # noqa: E731
         if write:
@@ -333,11 +328,7 @@ class SmbcFiles:
         return reader
 
     def close(self) -> None:
-        """Free the idle contexts (closing their connections)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for context in idle:
-            context.free()
+        """Nothing is kept between streams; each stream frees its own context."""
 
 
 class _Stream:

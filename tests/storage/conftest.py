@@ -34,7 +34,7 @@ def _require_data_path(data_path: str) -> None:
     """The libsmbclient data path is optional on a developer's machine, never in CI."""
     if data_path != "libsmbclient":
         return
-    from cshyperv.storage._libsmbclient import unavailable_reason
+    from cshyperv.storage import libsmbclient_unavailable_reason as unavailable_reason
 
     reason = unavailable_reason()
     if reason is None:

@@ -67,7 +67,7 @@ def test_the_password_is_nowhere_a_data_path_shows(samba: SambaServer, data_path
     smbc = getattr(adaptor, "_smbc", None)
     if smbc is not None:
         shown += [repr(smbc), *(repr(v) for v in vars(smbc).values())]
-        shown += [repr(c) for c in smbc._idle] + [repr(vars(c)) for c in smbc._idle]
+        shown += [repr(reader._handle), repr(vars(reader._handle)), repr(vars(reader._handle._context))]
     with pytest.raises(FileNotFoundError) as info:
         adaptor.open_read("missing/file.bin")
     shown += ["".join(traceback.format_exception(info.value)), str(info.value)]

@@ -22,22 +22,33 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def test_cp_ls_df_rm_across_local_smb_and_nfs(samba: SambaServer, nfs: NfsServer, tmp_path: Path) -> None:
+def test_cp_ls_df_rm_across_local_smb_and_nfs(
+    samba: SambaServer, nfs: NfsServer, tmp_path: Path, data_path: str
+) -> None:
     data = os.urandom(3 * 1024 * 1024)
     (tmp_path / "disk.vhdx").write_bytes(data)
     (nfs.export_path / "cli").mkdir(exist_ok=True)
-    env = {"CSHYPERV_SMB_USERNAME": samba.username, "CSHYPERV_SMB_PASSWORD": samba.password}
+    env = {
+        "CSHYPERV_SMB_USERNAME": samba.username,
+        "CSHYPERV_SMB_PASSWORD": samba.password,
+        "CSHYPERV_SMB_DATA_PATH": data_path,
+    }
     smb = f"cifs://127.0.0.1:{samba.port}"
     steps = [
-        ("cp", str(tmp_path / "disk.vhdx"), f"{smb}/share/cli/"),
-        ("cp", f"{smb}/share/cli/disk.vhdx", f"{smb}/sealed/cli/copy.vhdx"),
-        ("cp", f"{smb}/sealed/cli/copy.vhdx", nfs.url("cli/nfs.vhdx")),
-        ("cp", nfs.url("cli/nfs.vhdx"), str(tmp_path / "back.vhdx")),
+        (("cp", "-v", str(tmp_path / "disk.vhdx"), f"{smb}/share/cli/"), f"local file, written via {data_path}"),
+        (("cp", "-v", f"{smb}/share/cli/disk.vhdx", f"{smb}/sealed/cli/copy.vhdx"), "route: server-side"),
+        (("cp", "-v", f"{smb}/sealed/cli/copy.vhdx", nfs.url("cli/nfs.vhdx")), f"streamed: read via {data_path},"),
+        (("cp", nfs.url("cli/nfs.vhdx"), str(tmp_path / "back.vhdx")), None),
     ]
-    for step in steps:
+    for step, route in steps:
         result = _run(*step, env=env)
         assert result.returncode == 0, result.stderr
         assert "copied 3,145,728 bytes" in result.stderr
+        if route is None:
+            assert "route:" not in result.stderr  # only with -v
+        else:
+            assert route in result.stderr, result.stderr
+        assert samba.password not in result.stderr + result.stdout
     assert hashlib.sha256((tmp_path / "back.vhdx").read_bytes()).digest() == hashlib.sha256(data).digest()
 
     listing = _run("ls", "-l", f"{smb}/share/cli", env=env)
