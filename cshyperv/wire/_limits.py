@@ -84,6 +84,6 @@ def _check_depth(data: bytes | str, max_depth: int) -> None:
         if char in "[{":
             depth += 1
             if depth > max_depth:
-                raise LimitExceededError(f"nested deeper than {max_depth} levels")
+                raise LimitExceededError(f"nested too deeply (more than {max_depth} levels)")
         elif char in "]}":
             depth -= 1

@@ -59,7 +59,7 @@ START = API + "com.cloud.agent.api.StartCommand"
         (READY, b'{"contextMap": ', "application/json", "invalid JSON"),
         (START, b'{"vm": {"cpus": "four"}}', "application/json", "$.vm.cpus"),
         (START, b'{"wait": 0}', "application/json", "required member is missing at $.vm"),
-        (READY, b"[" * 20_000 + b"]" * 20_000, "application/json", "nested deeper than"),
+        (READY, b"[" * 20_000 + b"]" * 20_000, "application/json", "nested too deeply"),
         (READY, b"{}", "text/xml", "expected content type application/json"),
         (READY, b'{"_details": "\xe9t\xe9"}', "application/json; charset=utf-8", "not valid utf-8"),
         (READY, b"x" * (65 * 1024), "application/json", "request body exceeds 65536 bytes"),
