@@ -11,9 +11,10 @@ import pytest
 from cshyperv.errors import CheckpointNotFoundError
 from cshyperv.hyperv.plugin import HyperVHypervisor
 from cshyperv.hyperv.scripts import operation_of
-from cshyperv.hypervisor import Capability, Hypervisor, VmSpec, VmState, supports
+from cshyperv.hypervisor import Capability, Hypervisor, VmInfo, VmSpec, VmState, supports
 from cshyperv.operations import Operations
 from cshyperv.simulator import SimulatorHypervisor
+from cshyperv.testing import conformance as kit
 from cshyperv.testing.hyperv_host import SimulatedHyperVHost
 
 
@@ -111,3 +112,20 @@ def test_a_plugin_without_restore_gets_state_revert_and_start(tmp_path: Path) ->
     assert Operations(hv).revert_checkpoint("a", "cp", keep_running=True).state is VmState.RUNNING
     assert [operation for operation, _ in host.calls] == ["get_vm", "checkpoint", "start_vm"]
     assert host.calls[1][1]["restart"] is False
+
+
+class RestoreLeavesItOff(SimulatorHypervisor):
+    """Declares RESTORE but reverts only (what a plug-in that forgets the start does)."""
+
+    def restore_checkpoint(self, vm: str, name: str) -> VmInfo:
+        return self.revert_checkpoint(vm, name)
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_the_conformance_kit_passes_restore(tmp_path: Path, plugin: str) -> None:
+    kit.check_checkpoints(PLUGINS[plugin](SimulatorHypervisor(tmp_path / "s.db")))
+
+
+def test_the_conformance_kit_fails_a_restore_that_leaves_the_vm_off(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="running VM running"):
+        kit.check_checkpoints(RestoreLeavesItOff(tmp_path / "s.db"))
