@@ -277,12 +277,13 @@ def act(action: str, payload: Mapping[str, Any], config: HostConfig, hv: Hypervi
     if action == "status":
         return {"status": "success", "power_state": _power(ops.state(name))}
     if action == "getconsole":
-        console = ops.console(name)
+        # Refused before the host is asked: without console_url there is nothing to offer.
         if not config.console_url:
             raise ExtensionError(
                 "Hyper-V consoles use VMConnect (RDP), which CloudStack cannot proxy; set the host detail "
                 "console_url (e.g. a gateway URL with {vm_id}, {vm_name} and {host}) to offer one"
             )
+        console = ops.console(name)
         fields = {"vm_id": console.vm_id or "", "vm_name": name, "host": console.host, "port": console.port}
         url = render_console_url(config.console_url, {k: "" if v is None else str(v) for k, v in fields.items()})
         return {"status": "success", "console": {"url": url, "protocol": "direct"}}

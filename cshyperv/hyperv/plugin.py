@@ -440,7 +440,11 @@ class HyperVHypervisor:
         return [self._checkpoint(c) for c in data or ()]
 
     def revert_checkpoint(self, vm: str, name: str) -> VmInfo:
-        return _info(self._call("checkpoint", {"action": "revert", "vm": vm, "checkpoint": name}))
+        return _info(self._call("checkpoint", {"action": "revert", "vm": vm, "checkpoint": name, "restart": False}))
+
+    def restore_checkpoint(self, vm: str, name: str) -> VmInfo:
+        """The revert and, if the VM was Running before it, the start: one invocation."""
+        return _info(self._call("checkpoint", {"action": "revert", "vm": vm, "checkpoint": name, "restart": True}))
 
     def delete_checkpoint(self, vm: str, name: str) -> None:
         self._call("checkpoint", {"action": "delete", "vm": vm, "checkpoint": name})

@@ -28,6 +28,7 @@ from cshyperv.hypervisor._protocols import (
     SupportsDisks,
     SupportsMigration,
     SupportsNics,
+    SupportsRestore,
     SupportsScaling,
     SupportsStats,
     SupportsSuspend,
@@ -49,6 +50,7 @@ CAPABILITY_PROTOCOLS: Mapping[Capability, type] = {
     Capability.SCALING: SupportsScaling,
     Capability.SUSPEND: SupportsSuspend,
     Capability.DEPLOY: SupportsDeploy,
+    Capability.RESTORE: SupportsRestore,
 }
 """The protocol each capability promises (two capabilities share :class:`SupportsMigration`)."""
 
@@ -76,6 +78,8 @@ def supports(hv: object, capability: Literal[Capability.SCALING]) -> TypeGuard[S
 def supports(hv: object, capability: Literal[Capability.SUSPEND]) -> TypeGuard[SupportsSuspend]: ...
 @overload
 def supports(hv: object, capability: Literal[Capability.DEPLOY]) -> TypeGuard[SupportsDeploy]: ...
+@overload
+def supports(hv: object, capability: Literal[Capability.RESTORE]) -> TypeGuard[SupportsRestore]: ...
 @overload
 def supports(hv: object, capability: Capability) -> bool: ...
 # fmt: on

@@ -43,6 +43,7 @@ __all__ = [
     "SupportsDisks",
     "SupportsMigration",
     "SupportsNics",
+    "SupportsRestore",
     "SupportsScaling",
     "SupportsStats",
     "SupportsSuspend",
@@ -64,6 +65,7 @@ class Capability(str, enum.Enum):
     SCALING = "scaling"  # SupportsScaling
     SUSPEND = "suspend"  # SupportsSuspend
     DEPLOY = "deploy"  # SupportsDeploy: create-and-start in one round trip
+    RESTORE = "restore"  # SupportsRestore: revert a checkpoint, keeping a running VM running, in one round trip
 
 
 @runtime_checkable
@@ -207,4 +209,16 @@ class SupportsDeploy(Protocol):
 
         Same idempotency as create_vm; if the start fails for a VM this call created, the VM and
         the disks it made are removed and the original error is raised.
+        """
+
+
+@runtime_checkable
+class SupportsRestore(Protocol):
+    def restore_checkpoint(self, vm: str, name: str) -> VmInfo:
+        """``revert_checkpoint``, then ``start_vm`` if the VM was Running before the revert and is
+        not afterwards, as one step (one round trip where the host allows); returns the VM as it
+        is at the end. A VM that was not Running is left as the checkpoint brought it back.
+
+        Same errors as revert_checkpoint; a failed start raises the start's error, and the VM
+        stays reverted.
         """

@@ -594,6 +594,16 @@ class SimulatorHypervisor:
             )
             return self._info(db, self._own_vm(db, vm))
 
+    def restore_checkpoint(self, vm: str, name: str) -> VmInfo:
+        """revert_checkpoint, then start_vm if the VM ran before and the revert left it off (what
+        checkpoint.ps1 does with ``restart``); faults injected for either apply."""
+        self._enter("restore_checkpoint", vm, name)
+        before = self.get_vm(vm)
+        after = self.revert_checkpoint(vm, name)
+        if before is not None and before.state is VmState.RUNNING and after.state is not VmState.RUNNING:
+            after = self.start_vm(vm)
+        return after
+
     def delete_checkpoint(self, vm: str, name: str) -> None:
         self._enter("delete_checkpoint", vm, name)
         with self.store.transaction() as db:

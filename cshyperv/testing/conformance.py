@@ -475,7 +475,7 @@ def check_stats(target: Plugin | Hypervisor) -> None:
 
 
 def check_checkpoints(target: Plugin | Hypervisor) -> None:
-    """create (idempotent) / list (empty for none) / revert / delete (absent is fine)."""
+    """create (idempotent) / list (empty for none) / revert / restore (RESTORE) / delete (absent is fine)."""
     hv = _hv(target)
     _require(hv, Capability.CHECKPOINTS)
     vm = spec()
@@ -489,6 +489,10 @@ def check_checkpoints(target: Plugin | Hypervisor) -> None:
         assert [c.name for c in hv.list_checkpoints(vm.name)] == ["cp1", "cp2"], "checkpoints list oldest first"
         reverted = hv.revert_checkpoint(vm.name, "cp1")
         assert reverted.name == vm.name
+        if Capability.RESTORE in hv.capabilities:
+            hv.start_vm(vm.name)
+            restored = hv.restore_checkpoint(vm.name, "cp1")
+            assert restored.state is VmState.RUNNING, "restore_checkpoint must leave a running VM running"
         hv.delete_checkpoint(vm.name, "cp2")
         hv.delete_checkpoint(vm.name, "cp2")
         assert [c.name for c in hv.list_checkpoints(vm.name)] == ["cp1"]

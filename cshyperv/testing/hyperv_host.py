@@ -601,7 +601,13 @@ class SimulatedHyperVHost:
             self._checkpoint_disks(vm, name)
             return made
         if action == "revert":
-            return _vm(self.simulator.revert_checkpoint(vm, name))
+            # As checkpoint.ps1: the state before the revert decides whether restart starts it again.
+            before = self.simulator.get_vm(vm)
+            after = self.simulator.revert_checkpoint(vm, name)
+            ran = before is not None and before.state is VmState.RUNNING
+            if p.get("restart") and ran and after.state is not VmState.RUNNING:
+                after = self.simulator.start_vm(vm)
+            return _vm(after)
         self.simulator.delete_checkpoint(vm, name)
         self._merge(vm, [name])
         return {"deleted": True}

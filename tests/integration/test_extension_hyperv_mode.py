@@ -64,6 +64,7 @@ def test_actions_over_winrm(
         assert code == 0, out
         return out
 
+    assert act("prepare") == {} and exchanges.pop("prepare") == 0  # answered without the host
     act("create")
     vm = sim.get_vm("i-2-34-VM")
     assert vm is not None and vm.state.value == "Running" and vm.nics[0].vlan == 1234
@@ -85,20 +86,25 @@ def test_actions_over_winrm(
     act("Resize", parameters={"cpus": "4", "memory": "4096"})
     assert sim.get_vm("i-2-34-VM").cpus == 4  # type: ignore[union-attr]
     act("start")
+    before = endpoint.total_exchanges()
     code, out = run(tmp_path, endpoint, "getconsole", capsys)
     assert code == 1 and "console_url" in out["error"]
+    assert endpoint.total_exchanges() == before, "without console_url the host is not asked"
+    document = json.loads((SAMPLES / "extension-create-payload.json").read_text())
+    details = {**document["externaldetails"]["host"], "url": endpoint.url, "console_url": "https://gw.example/{vm_id}"}
+    url = act("getconsole", externaldetails={**document["externaldetails"], "host": details})["console"]["url"]
+    assert url == f"https://gw.example/{sim.get_vm('i-2-34-VM').uuid}"  # type: ignore[union-attr]
     act("stop")
     act("delete")
     assert sim.get_vm("i-2-34-VM") is None
     assert len(set(endpoint.scripts)) <= 17, "only the plug-in's constant scripts were ever sent"
     assert set(endpoint.command_lines) <= {endpoint.bootstrap, endpoint.stdin_bootstrap}, "never a value"
-    # An action is one invocation (statuses too, whatever the number of VMs), in a shell of its
-    # own whose environment carries the envelope: Create, Command, Receive, Delete.
-    assert exchanges["create"] == 4 and exchanges["statuses"] == 4 and exchanges["status"] == 4
-    # RestoreSnapshot is three invocations (state, revert, start): the later two reuse the
-    # shell with the envelope on stdin (Command, Send, Receive).
-    assert exchanges.pop("RestoreSnapshot") == 4 + 3 + 3
+    # Every action is one invocation (statuses too, whatever the number of VMs; RestoreSnapshot
+    # too: the revert starts a VM that ran before in the same script), in a shell of its own
+    # whose environment carries the envelope: Create, Command, Receive, Delete.
+    assert exchanges["create"] == 4 and exchanges["statuses"] == 4 and exchanges["RestoreSnapshot"] == 4
     assert set(exchanges.values()) == {4}, exchanges
+    assert len(exchanges) == 17, sorted(exchanges)  # every action but prepare (no host: 0)
     assert endpoint.open_shells == 0
 
 

@@ -1,5 +1,6 @@
 param($p)
-# Checkpoints of one VM: $p.action is create, list, revert or delete. Names are matched exactly.
+# Checkpoints of one VM: $p.action is create, list, revert (with $p.restart: running again if it
+# ran before) or delete. Names are matched exactly.
 $vm = Get-CsVm ([string] $p.vm)
 $name = [string] $p.checkpoint
 function ConvertTo-CsCheckpoint($Snapshot) {
@@ -35,8 +36,17 @@ switch ([string] $p.action) {
             Write-Error -Message 'checkpoint not found' -Category ObjectNotFound -ErrorId 'cshyperv.CheckpointNotFound' `
                 -TargetObject $name -ErrorAction Stop
         }
+        # With $p.restart, a VM that ran before the revert runs after it: Hyper-V brings it back
+        # Off (production checkpoint) or Saved (standard), and the caller should not need a second
+        # invocation (a second round trip) to start it again.
+        $wasRunning = [string] $vm.State -eq 'Running'
         Restore-VMSnapshot -VMSnapshot $match[0] -Confirm:$false -ErrorAction Stop
-        return ConvertTo-CsVmInfo (Get-VM -Id $vm.Id) -Full
+        $after = Get-VM -Id $vm.Id -ErrorAction Stop
+        if ([bool] $p.restart -and $wasRunning -and [string] $after.State -ne 'Running') {
+            Start-VM -VM $after -ErrorAction Stop
+            $after = Get-VM -Id $vm.Id -ErrorAction Stop
+        }
+        return ConvertTo-CsVmInfo $after -Full
     }
     'delete' {
         if ($match.Count -eq 0) { return [ordered]@{ deleted = $false } }
