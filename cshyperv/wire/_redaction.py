@@ -46,23 +46,48 @@ def redact_secrets(obj: W) -> W:
     return obj if result is _KEEP else result
 
 
+# Per class, the fields to look at: (name, is_secret, is_unknown_members). Built once per class
+# (a benign race: two threads build the same tuple); wire_members and non-init fields never hold
+# sent data.
+_PLANS: dict[type[WireObject], tuple[tuple[str, bool, bool], ...]] = {}
+# Values that cannot hold text: skipped without a call (most fields of an echoed VM).
+_SCALARS = (int, float, bool)
+
+
+def _plan(cls: type[WireObject]) -> tuple[tuple[str, bool, bool], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = tuple(
+            (field.name, field.metadata.get(META_SECRET) == "value", field.name == "unknown_members")
+            for field in attrs.fields(cls)
+            if field.name != "wire_members" and field.init
+        )
+        _PLANS[cls] = plan
+    return plan
+
+
 def _object(obj: WireObject) -> Any:
     if isinstance(obj, OpaqueTO):
         members = _raw(obj.members)
         return _KEEP if members is _KEEP else attrs.evolve(obj, members=members)
     changes: dict[str, Any] = {}
-    for field in attrs.fields(type(obj)):
-        if field.name == "wire_members" or not field.init:
-            continue
-        value = getattr(obj, field.name)
+    for name, secret, unknown in _plan(type(obj)):
+        value = getattr(obj, name)
         if value is None:
             continue
-        if field.metadata.get(META_SECRET) == "value":
-            changes[field.name] = None
+        if secret:
+            changes[name] = None
             continue
-        new = _raw(value) if field.name == "unknown_members" else _value(value)
+        if not value or type(value) in _SCALARS:
+            continue  # empty text, maps and lists, numbers, booleans: nothing to hide
+        if type(value) is str:
+            text = redact_text(value)
+            if text != value:
+                changes[name] = text
+            continue
+        new = _raw(value) if unknown else _value(value)
         if new is not _KEEP:
-            changes[field.name] = new
+            changes[name] = new
     if not changes:
         return _KEEP
     return attrs.evolve(obj, **changes)
@@ -73,6 +98,8 @@ def _value(value: Any) -> Any:
     if isinstance(value, WireObject):
         return _object(value)
     if isinstance(value, (list, tuple)):
+        if not value:
+            return _KEEP
         items = [_value(v) for v in value]
         if all(i is _KEEP for i in items):
             return _KEEP
