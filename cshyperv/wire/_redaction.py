@@ -46,26 +46,70 @@ def redact_secrets(obj: W) -> W:
     return obj if result is _KEEP else result
 
 
+# Per class: the fields to look at, (name, is_secret, is_unknown_members), and whether a copy
+# may be made by filling ``__dict__`` (a frozen dict class without validators, converters or a
+# post-init hook, as the codec builds them: what ``__init__`` would do, without its cost). Built
+# once per class (a benign race: two threads build the same value); wire_members and non-init
+# fields never hold sent data.
+_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool]
+_PLANS: dict[type[WireObject], _Plan] = {}
+# Values that cannot hold text: skipped without a call (most fields of an echoed VM).
+_SCALARS = (int, float, bool)
+
+
+def _plan(cls: type[WireObject]) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        fields = attrs.fields(cls)
+        look = tuple(
+            (field.name, field.metadata.get(META_SECRET) == "value", field.name == "unknown_members")
+            for field in fields
+            if field.name != "wire_members" and field.init
+        )
+        plain = (
+            getattr(cls, "__slots__", None) is None
+            and not hasattr(cls, "__attrs_post_init__")
+            and all(f.validator is None and f.converter is None and f.init for f in fields)
+        )
+        plan = _PLANS[cls] = (look, plain)
+    return plan
+
+
+def _copy(obj: W, plain: bool, changes: dict[str, Any]) -> W:
+    if not plain:
+        return attrs.evolve(obj, **changes)
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 def _object(obj: WireObject) -> Any:
     if isinstance(obj, OpaqueTO):
         members = _raw(obj.members)
         return _KEEP if members is _KEEP else attrs.evolve(obj, members=members)
     changes: dict[str, Any] = {}
-    for field in attrs.fields(type(obj)):
-        if field.name == "wire_members" or not field.init:
-            continue
-        value = getattr(obj, field.name)
+    look, plain = _plan(type(obj))
+    for name, secret, unknown in look:
+        value = getattr(obj, name)
         if value is None:
             continue
-        if field.metadata.get(META_SECRET) == "value":
-            changes[field.name] = None
+        if secret:
+            changes[name] = None
             continue
-        new = _raw(value) if field.name == "unknown_members" else _value(value)
+        if not value or type(value) in _SCALARS:
+            continue  # empty text, maps and lists, numbers, booleans: nothing to hide
+        if type(value) is str:
+            text = redact_text(value)
+            if text != value:
+                changes[name] = text
+            continue
+        new = _raw(value) if unknown else _value(value)
         if new is not _KEEP:
-            changes[field.name] = new
+            changes[name] = new
     if not changes:
         return _KEEP
-    return attrs.evolve(obj, **changes)
+    return _copy(obj, plain, changes)
 
 
 def _value(value: Any) -> Any:
@@ -73,6 +117,8 @@ def _value(value: Any) -> Any:
     if isinstance(value, WireObject):
         return _object(value)
     if isinstance(value, (list, tuple)):
+        if not value:
+            return _KEEP
         items = [_value(v) for v in value]
         if all(i is _KEEP for i in items):
             return _KEEP
