@@ -132,10 +132,14 @@ class PSRPRunner:
                 raise self._map(exc) from None
             try:
                 while ps.state == PSInvocationState.RUNNING:
-                    left = deadline.remaining(1.0)
-                    if left == 0.0:
+                    left = deadline.remaining(None)
+                    if left is not None and left < 1.0:
                         raise OperationTimeoutError("the host did not answer before the deadline")
-                    ps.poll_invoke()
+                    # Each Receive waits at most the OperationTimeout, never past the deadline.
+                    wait = self.connection.operation_timeout_s
+                    if left is not None:
+                        wait = min(wait, left)
+                    ps.poll_invoke(timeout=max(1, int(wait)))
                 # Release the finished pipeline on the kept pool.
                 ps.close()
                 return [str(item) for item in ps.output]
