@@ -90,7 +90,29 @@ def supports(hv: object, capability: Capability) -> bool:
     that protocol for the type checker. Both are needed: a declaration without the methods is a
     broken plug-in, methods without the declaration are a feature the plug-in did not offer."""
     declared: frozenset[Capability] = getattr(hv, "capabilities", frozenset())
-    return capability in declared and isinstance(hv, CAPABILITY_PROTOCOLS[capability])
+    if capability not in declared:
+        return False
+    key = (type(hv), capability)
+    if _CLASS_IMPLEMENTS.get(key):
+        return True
+    protocol = CAPABILITY_PROTOCOLS[capability]
+    try:
+        by_class = issubclass(type(hv), protocol)
+    except TypeError:  # a protocol with data members: only instances can be checked
+        by_class = False
+    if by_class:
+        _CLASS_IMPLEMENTS[key] = True
+        return True
+    # Methods set on the instance (not the class) count too; checked every time.
+    return isinstance(hv, protocol)
+
+
+# Classes known to implement a capability's protocol. A structural isinstance() against a
+# Protocol walks its members on every call, and capability checks sit on every request's path
+# (the StartCommand retry CloudStack sends makes several); what a class implements does not
+# change, so a positive answer is kept per (class, capability). A benign race: two threads may
+# both compute and store True.
+_CLASS_IMPLEMENTS: dict[tuple[type, Capability], bool] = {}
 
 
 @attrs.define(eq=False)

@@ -23,10 +23,11 @@ are the same whatever the frontend:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from cshyperv import deadline
 from cshyperv.errors import (
@@ -89,6 +90,7 @@ class Operations:
         self.copies_in_flight = 0
         self.copied_bytes = 0
         self._copy_counts = threading.Lock()
+        self._learns_known: tuple[object, bool] = (None, False)
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -424,11 +426,22 @@ class Operations:
         """Let the storage access remember credentials or export roots that store URLs carry
         (CloudStack strips them from most commands; a few keep them)."""
         storage = self.plugin.storage
-        if not isinstance(storage, LearnsLocations):
+        if storage is None or not self._learns(storage):
             return
+        learner = cast(LearnsLocations, storage)  # what _learns() just checked
         for location in locations:
             if location:
-                self._files("learn", lambda location=location: storage.learn(location))
+                self._files("learn", functools.partial(learner.learn, location))
+
+    def _learns(self, storage: StorageAccess) -> bool:
+        # A structural isinstance() walks the protocol on every call; learn() runs on most
+        # requests, so the answer is kept for the storage object it was computed for.
+        # One tuple, swapped whole, so a thread never pairs one storage object with another's answer.
+        known_for, answer = self._learns_known
+        if known_for is not storage:
+            answer = isinstance(storage, LearnsLocations)
+            self._learns_known = (storage, answer)
+        return answer
 
     def locate(self, location: str) -> tuple[StorageAdaptor, str]:
         """The storage adaptor and the path below its root for ``location``."""

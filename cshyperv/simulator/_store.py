@@ -108,6 +108,13 @@ class Store:
             self._local.conn = conn
         return conn
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for a single statement outside :meth:`transaction`: SQLite
+        runs one statement in autocommit mode as its own (read) transaction."""
+        if not self._ready:
+            self._initialise()
+        return self._thread_connection()
+
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
         """One transaction: committed on success, rolled back on any exception.

@@ -46,12 +46,15 @@ def redact_secrets(obj: W) -> W:
     return obj if result is _KEEP else result
 
 
-# Per class: the fields to look at, (name, is_secret, is_unknown_members), and whether a copy
-# may be made by filling ``__dict__`` (a frozen dict class without validators, converters or a
-# post-init hook, as the codec builds them: what ``__init__`` would do, without its cost). Built
-# once per class (a benign race: two threads build the same value); wire_members and non-init
-# fields never hold sent data.
-_Plan = tuple[tuple[tuple[str, bool, bool], ...], bool]
+# Per class: what to do with each field by name (_PLAIN, _SECRET or _UNKNOWN; fields not named
+# are never looked at: wire_members and non-init fields never hold sent data), and whether the
+# instance's ``__dict__`` holds exactly its fields, so it can be read directly and a copy made by
+# filling a new ``__dict__`` (a dict class without validators, converters or a post-init hook, as
+# the codec builds them: what ``__init__`` would do, without its cost). Built once per class (a
+# benign race: two threads build the same value). Reading ``__dict__`` instead of one getattr per
+# declared field matters: an echoed VirtualMachineTO declares dozens of fields, most of them None.
+_PLAIN, _SECRET, _UNKNOWN = 0, 1, 2
+_Plan = tuple[dict[str, int], bool]
 _PLANS: dict[type[WireObject], _Plan] = {}
 # Values that cannot hold text: skipped without a call (most fields of an echoed VM).
 _SCALARS = (int, float, bool)
@@ -61,11 +64,15 @@ def _plan(cls: type[WireObject]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         fields = attrs.fields(cls)
-        look = tuple(
-            (field.name, field.metadata.get(META_SECRET) == "value", field.name == "unknown_members")
+        look = {
+            field.name: _SECRET
+            if field.metadata.get(META_SECRET) == "value"
+            else _UNKNOWN
+            if field.name == "unknown_members"
+            else _PLAIN
             for field in fields
             if field.name != "wire_members" and field.init
-        )
+        }
         plain = (
             getattr(cls, "__slots__", None) is None
             and not hasattr(cls, "__attrs_post_init__")
@@ -90,21 +97,26 @@ def _object(obj: WireObject) -> Any:
         return _KEEP if members is _KEEP else attrs.evolve(obj, members=members)
     changes: dict[str, Any] = {}
     look, plain = _plan(type(obj))
-    for name, secret, unknown in look:
-        value = getattr(obj, name)
+    items = obj.__dict__.items() if plain else ((name, getattr(obj, name)) for name in look)
+    for name, value in items:
         if value is None:
             continue
-        if secret:
+        kind = look.get(name)
+        if kind is None:
+            continue
+        if kind == _SECRET:
             changes[name] = None
             continue
-        if not value or type(value) in _SCALARS:
-            continue  # empty text, maps and lists, numbers, booleans: nothing to hide
-        if type(value) is str:
-            text = redact_text(value)
-            if text != value:
-                changes[name] = text
+        kind_of_value = type(value)
+        if kind_of_value is str:
+            if value:
+                text = redact_text(value)
+                if text != value:
+                    changes[name] = text
             continue
-        new = _raw(value) if unknown else _value(value)
+        if kind_of_value in _SCALARS or not value or isinstance(value, enum.Enum):
+            continue  # numbers, booleans, enum members, empty maps and lists: nothing to hide
+        new = _raw(value) if kind == _UNKNOWN else _value(value)
         if new is not _KEEP:
             changes[name] = new
     if not changes:
