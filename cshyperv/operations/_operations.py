@@ -27,7 +27,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from cshyperv import deadline
 from cshyperv.errors import (
@@ -428,12 +428,11 @@ class Operations:
         storage = self.plugin.storage
         if storage is None or not self._learns(storage):
             return
-        learner = cast(LearnsLocations, storage)  # what _learns() just checked
         for location in locations:
             if location:
-                self._files("learn", functools.partial(learner.learn, location))
+                self._files("learn", functools.partial(storage.learn, location))
 
-    def _learns(self, storage: StorageAccess) -> bool:
+    def _learns(self, storage: StorageAccess) -> TypeGuard[LearnsLocations]:
         # A structural isinstance() walks the protocol on every call; learn() runs on most
         # requests, so the answer is kept for the storage object it was computed for.
         # One tuple, swapped whole, so a thread never pairs one storage object with another's answer.

@@ -123,6 +123,23 @@ FROM vms AS v WHERE v.name = ?
 """
 
 
+def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState | None = None) -> VmInfo:
+    """A VmInfo from a vms row, its (path, kind) disks and (mac, switch, vlan) NICs, in order."""
+    return VmInfo(
+        name=row["name"],
+        state=state or VmState(row["state"]),
+        uuid=row["uuid"],
+        cpus=row["cpus"],
+        memory_bytes=row["memory_bytes"],
+        generation=row["generation"],
+        disks=tuple(path for path, kind in disks if kind != DiskKind.ISO.value),
+        isos=tuple(path for path, kind in disks if kind == DiskKind.ISO.value),
+        nics=tuple(NicInfo(mac=mac, switch=switch, vlan=vlan) for mac, switch, vlan in nics),
+        notes=row["notes"],
+        host=row["host"],
+    )
+
+
 class SimulatorHypervisor:
     """A :class:`~cshyperv.hypervisor.Hypervisor` whose state lives in an SQLite file."""
 
@@ -217,21 +234,8 @@ class SimulatorHypervisor:
 
     def _info(self, db: sqlite3.Connection, row: sqlite3.Row, state: VmState | None = None) -> VmInfo:
         disks = db.execute("SELECT path, kind FROM vm_disks WHERE vm = ? ORDER BY position, path", (row["name"],))
-        disk_rows = disks.fetchall()
-        nics = db.execute("SELECT * FROM vm_nics WHERE vm = ? ORDER BY device_id, mac", (row["name"],)).fetchall()
-        return VmInfo(
-            name=row["name"],
-            state=state or VmState(row["state"]),
-            uuid=row["uuid"],
-            cpus=row["cpus"],
-            memory_bytes=row["memory_bytes"],
-            generation=row["generation"],
-            disks=tuple(d["path"] for d in disk_rows if d["kind"] != DiskKind.ISO.value),
-            isos=tuple(d["path"] for d in disk_rows if d["kind"] == DiskKind.ISO.value),
-            nics=tuple(NicInfo(mac=n["mac"], switch=n["switch"], vlan=n["vlan"]) for n in nics),
-            notes=row["notes"],
-            host=row["host"],
-        )
+        nics = db.execute("SELECT mac, switch, vlan FROM vm_nics WHERE vm = ? ORDER BY device_id, mac", (row["name"],))
+        return _vm_info(row, disks.fetchall(), nics.fetchall(), state)
 
     def _free_memory(self, db: sqlite3.Connection, *, excluding: str | None = None) -> int:
         used = db.execute(
@@ -292,21 +296,9 @@ class SimulatorHypervisor:
         row = self.store.connection().execute(_VM_SNAPSHOT, (name,)).fetchone()
         if row is None or row["host"] != self.host.name:
             return None
-        disks = sorted(json.loads(row["disks"]))  # [position, path, kind]
-        nics = sorted(json.loads(row["nics"]))  # [device_id, mac, switch, vlan]
-        return VmInfo(
-            name=row["name"],
-            state=VmState(row["state"]),
-            uuid=row["uuid"],
-            cpus=row["cpus"],
-            memory_bytes=row["memory_bytes"],
-            generation=row["generation"],
-            disks=tuple(path for _, path, kind in disks if kind != DiskKind.ISO.value),
-            isos=tuple(path for _, path, kind in disks if kind == DiskKind.ISO.value),
-            nics=tuple(NicInfo(mac=mac, switch=switch, vlan=vlan) for _, mac, switch, vlan in nics),
-            notes=row["notes"],
-            host=row["host"],
-        )
+        disks = [(path, kind) for _, path, kind in sorted(json.loads(row["disks"]))]
+        nics = [(mac, switch, vlan) for _, mac, switch, vlan in sorted(json.loads(row["nics"]))]
+        return _vm_info(row, disks, nics)
 
     def create_vm(self, spec: VmSpec) -> VmInfo:
         self._enter("create_vm", spec)

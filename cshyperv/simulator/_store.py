@@ -122,9 +122,7 @@ class Store:
         Write transactions take the database lock up front (``BEGIN IMMEDIATE``), so concurrent
         writers queue instead of failing half-way; read transactions do not block writers.
         """
-        if not self._ready:
-            self._initialise()
-        conn = self._thread_connection()
+        conn = self.connection()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield conn
