@@ -1,22 +1,31 @@
 """Samba's libsmbclient (C) as the SMB data path: sequential file reads and writes at wire speed.
 
-Bound with :mod:`ctypes` rather than a compiled extension, for three reasons measured or read
-in pysmbc 1.0.25: ctypes releases the GIL for every call into the library, so the agent's other
-threads keep running while megabytes move (pysmbc holds it for each whole read or write); the
-context options this adaptor needs (the encryption level, a client configuration requiring
-signing) are reachable; and nothing has to be compiled, so installing cshyperv never fails for
-want of ``libsmbclient-dev`` — the data path is there whenever the shared library
-(Debian/Ubuntu ``libsmbclient``, pulled in by ``smbclient``) is.
+Bound with :mod:`ctypes` (:mod:`._smbc_core`) rather than a compiled extension, for three
+reasons measured or read in pysmbc 1.0.25: ctypes releases the GIL for every call into the
+library, so the agent's other threads keep running while megabytes move (pysmbc holds it for each
+whole read or write); the context options this adaptor needs (the encryption level, a client
+configuration requiring signing) are reachable; and nothing has to be compiled, so installing
+cshyperv never fails for want of ``libsmbclient-dev`` — the data path is there whenever the shared
+library (Debian/Ubuntu ``libsmbclient``, pulled in by ``smbclient``) is.
+
+Two streams per copy. libsmbclient has one request in flight per call and cannot be entered by
+two threads of a process at once, so one stream waits out every round trip (Samba's smbclient
+keeps several requests in flight and was about 2-3x faster that way). Once a stream has moved
+:data:`PARALLEL_FROM` bytes, a worker process (:mod:`._smbc_worker`) with a connection of its
+own moves every other 4 MiB piece through shared memory while this process moves the rest.
+If the worker cannot start or fails, this process moves its pieces itself (a write keeps each
+piece in shared memory until the worker confirms it), so the worker can only make a copy faster,
+never wrong. ``CSHYPERV_SMB_STREAMS=1`` keeps every copy on one stream.
 
 What a caller may rely on:
 
 * every connection is signed (``client signing = required``, from a private client
   configuration holding no secret) and encrypted when the share requires it, or always with
-  ``encrypt=True`` (``SMBC_ENCRYPTLEVEL_REQUIRE``);
+  ``encrypt=True`` (``SMBC_ENCRYPTLEVEL_REQUIRE``) — the worker's connection too;
 * the port is set on every context; the password reaches the library only through the
   authentication callback, which writes it into the library's buffer and keeps it nowhere a
-  ``repr``, log line or traceback shows (no child process is started, so no argv or environment
-  carries it either);
+  ``repr``, log line or traceback shows; the worker gets it on its standard input, never in its
+  arguments or environment (which holds only a few named variables, none carrying the password);
 * errors are :class:`OSError` with the library's errno and the UNC location (never the password);
   a lost connection is a :class:`StorageConnectionError`;
 * libsmbclient keeps process-wide state that is not safe across threads here (the Debian build
@@ -29,7 +38,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import json
+import logging
+import mmap
 import os
+import select
+import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -37,11 +52,12 @@ from collections.abc import Callable
 from typing import Any
 
 from cshyperv.errors import StorageConnectionError, StorageError
+from cshyperv.storage import _smbc_core as core
 
 __all__ = ["SmbcFiles", "SmbcReader", "SmbcWriter", "unavailable_reason"]
 
-_LIBRARY_NAMES = ("libsmbclient.so.0", "libsmbclient.so")
-_ENCRYPT_DEFAULT, _ENCRYPT_REQUIRE = -1, 2
+_log = logging.getLogger("cshyperv.storage")
+
 _CONNECTION_ERRNOS = frozenset(
     {
         errno.ECONNRESET,
@@ -58,92 +74,56 @@ _CONNECTION_ERRNOS = frozenset(
         errno.ESHUTDOWN,
     }
 )
-# Every connection signed, whatever the server asks; SMB2.1 and later only.
-_CLIENT_CONFIG = "[global]\n\tclient signing = required\n\tclient min protocol = SMB2_10\n"
 
 IO_SIZE = 4 * 1024 * 1024
-"""Bytes per libsmbclient read or write call. Measured on loopback against Samba 4.17 (signed
-and sealed shares): 2-4 MiB calls read about twice as fast as 8 MiB ones (the buffers stay in
-the CPU caches while they are signed or decrypted and copied), and write at least as fast."""
+"""Bytes per libsmbclient read or write call, and per piece of a two-stream copy. Measured on
+loopback against Samba 4.17 (signed and sealed shares): 2-4 MiB calls read about twice as fast as
+8 MiB ones (the buffers stay in the CPU caches while they are signed or decrypted and copied), and
+write at least as fast."""
 
-_CALL_LOCK = threading.RLock()
-"""Serialises every call into libsmbclient (see the module docstring)."""
+PARALLEL_FROM = 8 * 1024 * 1024
+"""A stream starts its second stream (the worker process) once it has written this many bytes,
+or on its first read when this many remain: below that, starting a process (~30 ms) costs more
+than it saves. ``CSHYPERV_SMB_PARALLEL_FROM`` (bytes) overrides it; ``0`` starts it at once."""
 
-_P = ctypes.c_void_p
-_AUTH_FN = ctypes.CFUNCTYPE(
-    None, _P, ctypes.c_char_p, ctypes.c_char_p, _P, ctypes.c_int, _P, ctypes.c_int, _P, ctypes.c_int
-)
-_OPEN_FN = ctypes.CFUNCTYPE(_P, _P, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, use_errno=True)
-_RW_FN = ctypes.CFUNCTYPE(ctypes.c_ssize_t, _P, _P, _P, ctypes.c_size_t, use_errno=True)
-_CLOSE_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, _P, use_errno=True)
-_LSEEK_FN = ctypes.CFUNCTYPE(ctypes.c_int64, _P, _P, ctypes.c_int64, ctypes.c_int, use_errno=True)
+SLOTS = 2
+"""Pieces the worker holds at once (one it moves, one queued): 8 MiB of shared memory a stream."""
 
-
-class _Library:
-    """The loaded shared library with the prototypes used here, and the client configuration."""
-
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        self.lib = lib
-        signatures: dict[str, tuple[Any, list[Any]]] = {
-            "smbc_new_context": (_P, []),
-            "smbc_init_context": (_P, [_P]),
-            "smbc_free_context": (ctypes.c_int, [_P, ctypes.c_int]),
-            "smbc_setDebug": (None, [_P, ctypes.c_int]),
-            "smbc_setPort": (None, [_P, ctypes.c_uint16]),
-            "smbc_setTimeout": (None, [_P, ctypes.c_int]),
-            "smbc_setOptionNoAutoAnonymousLogin": (None, [_P, ctypes.c_int]),
-            "smbc_setOptionUseKerberos": (None, [_P, ctypes.c_int]),
-            "smbc_setOptionSmbEncryptionLevel": (None, [_P, ctypes.c_int]),
-            "smbc_setFunctionAuthDataWithContext": (None, [_P, _AUTH_FN]),
-            "smbc_setConfiguration": (ctypes.c_int, [_P, ctypes.c_char_p]),
-            "smbc_getFunctionOpen": (_OPEN_FN, [_P]),
-            "smbc_getFunctionRead": (_RW_FN, [_P]),
-            "smbc_getFunctionWrite": (_RW_FN, [_P]),
-            "smbc_getFunctionClose": (_CLOSE_FN, [_P]),
-            "smbc_getFunctionLseek": (_LSEEK_FN, [_P]),
-        }
-        for name, (restype, argtypes) in signatures.items():
-            function = getattr(lib, name)
-            function.restype = restype
-            function.argtypes = argtypes
-        folder = tempfile.mkdtemp(prefix="cshyperv-smbc-")
-        self.config = os.path.join(folder, "smb.conf")
-        with open(self.config, "w", encoding="ascii") as out:
-            out.write(_CLIENT_CONFIG)
+_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_smbc_worker.py")
+# The worker's whole environment: what the dynamic loader and libsmbclient's own configuration
+# lookup (~/.smb/smb.conf) read, nothing else — the parent's may carry CSHYPERV_SMB_PASSWORD.
+_WORKER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "TMPDIR")
 
 
 class _Loader:
     """Loads the library once per process; remembers why it could not."""
 
     def __init__(self) -> None:
-        self.library: _Library | None = None
+        self.library: core.Library | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> _Library | None:
+    def get(self) -> core.Library | None:
         with self._lock:
             if self.library is None and self.error is None:
                 self.library, self.error = _load()
             return self.library
 
 
-def _load() -> tuple[_Library | None, str | None]:
+def _load() -> tuple[core.Library | None, str | None]:
     if os.environ.get("CSHYPERV_SMB_NO_LIBSMBCLIENT") == "1":
         return None, "the libsmbclient data path is turned off (CSHYPERV_SMB_NO_LIBSMBCLIENT=1)"
-    errors = []
-    for name in _LIBRARY_NAMES:
-        try:
-            return _Library(ctypes.CDLL(name, use_errno=True)), None
-        except (OSError, AttributeError) as exc:
-            errors.append(str(exc))
-    return None, "libsmbclient is not installed (apt-get install libsmbclient): " + "; ".join(errors)
+    folder = tempfile.mkdtemp(prefix="cshyperv-smbc-")
+    config = os.path.join(folder, "smb.conf")
+    with open(config, "w", encoding="ascii") as out:
+        out.write(core.CLIENT_CONFIG)
+    try:
+        return core.load(config), None
+    except OSError as exc:
+        return None, f"libsmbclient is not installed (apt-get install libsmbclient): {exc.strerror}"
 
 
 _LOADER = _Loader()
-
-
-def _library() -> _Library | None:
-    return _LOADER.get()
 
 
 def unavailable_reason() -> str | None:
@@ -156,9 +136,9 @@ def unavailable_reason() -> str | None:
 # anything else sees it (what C extensions do), which saves a zero-fill and a copy of every chunk.
 _new_bytes_c = ctypes.pythonapi.PyBytes_FromStringAndSize
 _new_bytes_c.restype = ctypes.py_object
-_new_bytes_c.argtypes = [_P, ctypes.c_ssize_t]
+_new_bytes_c.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
 _bytes_as_string = ctypes.pythonapi.PyBytes_AsString
-_bytes_as_string.restype = _P
+_bytes_as_string.restype = ctypes.c_void_p
 _bytes_as_string.argtypes = [ctypes.py_object]
 
 
@@ -171,96 +151,26 @@ def _bytes_address(data: bytes) -> int:
     return int(_bytes_as_string(data))
 
 
-class _Secret:
-    """Credentials for the authentication callback; shown as redacted everywhere."""
-
-    __slots__ = ("_domain", "_password", "_user")
-
-    def __init__(self, user: str, password: str, domain: str) -> None:
-        self._user = user.encode()
-        self._password = password.encode()
-        self._domain = domain.encode()
-
-    def __repr__(self) -> str:
-        return "<credentials redacted>"
-
-    def fill(self, buffers: tuple[int, ...]) -> None:
-        """Write workgroup, user and password into the library's ``(address, size)`` buffers."""
-        wg, wg_len, un, un_len, pw, pw_len = buffers
-        values = ((wg, wg_len, self._domain), (un, un_len, self._user), (pw, pw_len, self._password))
-        for address, size, value in values:
-            if address and size > 0:
-                data = value[: size - 1] + b"\0"
-                ctypes.memmove(address, data, len(data))
-
-
-def _split_user(username: str) -> tuple[str, str]:
-    if "\\" in username:
-        domain, _, user = username.partition("\\")
-        return domain, user
-    return "", username
-
-
-class _Context:
-    """One libsmbclient context (it holds its own connection); used by one stream at a time."""
-
-    def __init__(self, lib: _Library, *, port: int, timeout_ms: int, encrypt: bool, secret: _Secret) -> None:
-        self._lib = lib
-        raw = lib.lib
-        # Kept referenced: the library calls back into it for as long as the context lives.
-        self._callback = _AUTH_FN(self._auth)
-        self._secret = secret
-        with _CALL_LOCK:
-            ctx = raw.smbc_new_context()
-            if not ctx:
-                raise StorageError("libsmbclient could not create a context", code=errno.ENOMEM)
-            raw.smbc_setDebug(ctx, 0)
-            raw.smbc_setFunctionAuthDataWithContext(ctx, self._callback)
-            raw.smbc_setPort(ctx, port)
-            raw.smbc_setTimeout(ctx, timeout_ms)
-            raw.smbc_setOptionNoAutoAnonymousLogin(ctx, 1)
-            raw.smbc_setOptionUseKerberos(ctx, 0)
-            raw.smbc_setOptionSmbEncryptionLevel(ctx, _ENCRYPT_REQUIRE if encrypt else _ENCRYPT_DEFAULT)
-            if not raw.smbc_init_context(ctx):
-                code = ctypes.get_errno() or errno.EIO
-                raw.smbc_free_context(ctx, 1)
-                raise StorageError(f"libsmbclient could not initialise ({os.strerror(code)})", code=code)
-            # Loads on top of the system's smb.conf. The settings are process-wide and a new
-            # context reloads the system's, so every context applies them again (under the lock,
-            # so no connection is made in between).
-            if raw.smbc_setConfiguration(ctx, lib.config.encode()) != 0:
-                raw.smbc_free_context(ctx, 1)
-                raise StorageError("libsmbclient refused its client configuration", code=errno.EINVAL)
-            self.ctx: int = ctx
-            self.open_fn = raw.smbc_getFunctionOpen(ctx)
-            self.read_fn = raw.smbc_getFunctionRead(ctx)
-            self.write_fn = raw.smbc_getFunctionWrite(ctx)
-            self.close_fn = raw.smbc_getFunctionClose(ctx)
-            self.lseek_fn = raw.smbc_getFunctionLseek(ctx)
-
-    def __repr__(self) -> str:
-        return "<libsmbclient context>"
-
-    def _auth(self, *args: Any) -> None:
-        # (ctx, server, share, workgroup, wglen, user, userlen, password, pwlen). An exception
-        # here would be printed by ctypes; there is none to raise, and no message names the secret.
-        try:
-            self._secret.fill(tuple(args[3:9]))
-        except Exception:  # pragma: no cover - memmove into the library's own buffers
-            return
-
-    def free(self) -> None:
-        with _CALL_LOCK:
-            if self.ctx:
-                self._lib.lib.smbc_free_context(self.ctx, 1)
-                self.ctx = 0
-
-
 def _error(code: int, shown: str, action: str) -> OSError:
     code = code or errno.EIO
     if code in _CONNECTION_ERRNOS:
         return StorageConnectionError(f"the SMB connection failed or was closed ({action})", location=shown)
     return OSError(code, os.strerror(code), shown)
+
+
+def _raise(exc: OSError, shown: str) -> OSError:
+    return _error(exc.errno or errno.EIO, shown, exc.strerror or "call")
+
+
+def _parallel_from() -> int | None:
+    """Bytes after which a stream starts its worker, or None for one stream only (read per
+    stream, so a test or an operator can change it in a running process)."""
+    if os.environ.get("CSHYPERV_SMB_STREAMS", "").strip() == "1":
+        return None
+    try:
+        return max(0, int(os.environ.get("CSHYPERV_SMB_PARALLEL_FROM", "")))
+    except ValueError:
+        return PARALLEL_FROM
 
 
 class SmbcFiles:
@@ -282,15 +192,15 @@ class SmbcFiles:
         encrypt: bool,
         timeout: float,
     ) -> None:
-        lib = _library()
+        lib = _LOADER.get()
         if lib is None:
             raise StorageError(_LOADER.error or "libsmbclient is not available", code=errno.ENOSYS)
         self._lib = lib
         self._host = host
         self._port = port
         self._share = share
-        domain, user = _split_user(username)
-        self._secret = _Secret(user, password, domain)
+        domain, user = core.split_user(username)
+        self._secret = core.Credentials(user, password, domain)
         self._encrypt = encrypt
         self._timeout_ms = max(1, int(timeout * 1000))
 
@@ -302,65 +212,261 @@ class SmbcFiles:
         quoted = [urllib.parse.quote(p, safe="") for p in (self._share, *parts)]
         return ("smb://" + host + "/" + "/".join(quoted)).encode()
 
-    def _take(self) -> _Context:
-        return _Context(
-            self._lib, port=self._port, timeout_ms=self._timeout_ms, encrypt=self._encrypt, secret=self._secret
-        )
-
-    def _give_back(self, context: _Context, healthy: bool) -> None:
-        del healthy  # never reused (see the class docstring)
-        context.free()
+    def _context(self) -> core.Context:
+        try:
+            return core.Context(
+                self._lib, port=self._port, timeout_ms=self._timeout_ms, encrypt=self._encrypt, credentials=self._secret
+            )
+        except OSError as exc:
+            raise StorageError(exc.strerror or "libsmbclient failed", code=exc.errno or errno.EIO) from None
 
     def open(self, parts: list[str], shown: str, *, write: bool) -> SmbcReader | SmbcWriter:
-        context = self._take()
+        context = self._context()
         flags = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if write else os.O_RDONLY
-        with _CALL_LOCK:
-            handle = context.open_fn(context.ctx, self.url(parts), flags, 0o644)
-            code = ctypes.get_errno()
-        if not handle:
-            self._give_back(context, False)
-            raise _error(code, shown, "open")
-        release = lambda healthy: self._give_back(context, healthy)  # noqa: E731
+        try:
+            handle = context.open(self.url(parts), flags)
+        except OSError as exc:
+            context.free()
+            raise _error(exc.errno or errno.EIO, shown, "open") from None
+        threshold = _parallel_from()
+        start = None if threshold is None else _Start(lambda: self._worker(parts, write), threshold)
         if write:
-            return SmbcWriter(context, handle, shown, release)
-        reader = SmbcReader(context, handle, shown, release)
+            return SmbcWriter(context, handle, shown, start)
+        reader = SmbcReader(context, handle, shown, start)
         reader.find_size()
         return reader
+
+    def _worker(self, parts: list[str], write: bool) -> _Worker | None:
+        """A second stream on the same file, or None if it could not start (the caller then
+        moves every piece itself)."""
+        setup = {
+            "config": self._lib.config,
+            "url": self.url(parts).decode("ascii"),
+            "port": self._port,
+            "timeout_ms": self._timeout_ms,
+            "encrypt": self._encrypt,
+            "write": write,
+            "slots": SLOTS,
+            "slot_size": IO_SIZE,
+            "io_size": IO_SIZE,
+        }
+        return _Worker.start(setup, self._secret, timeout=self._timeout_ms / 1000)
 
     def close(self) -> None:
         """Nothing is kept between streams; each stream frees its own context."""
 
 
+class _WorkerFailed(Exception):
+    """The worker process answered an error, died, or did not answer in time."""
+
+
+class _Worker:
+    """The parent's side of one worker process: its shared memory and its command pipe."""
+
+    def __init__(self, process: subprocess.Popen[bytes], memory: mmap.mmap, timeout: float) -> None:
+        self._process = process
+        self.memory = memory
+        # Holds the mapping's address for ctypes; the mapping outlives the process (a reader
+        # still hands out pieces the worker read before it failed) until release().
+        self._anchor: Any = (ctypes.c_char * len(memory)).from_buffer(memory)
+        self._base = ctypes.addressof(self._anchor)
+        self._timeout = timeout
+        self._buffer = b""
+        assert process.stdout is not None and process.stdin is not None
+        self._out = process.stdout.fileno()
+        self._in = process.stdin
+
+    def __repr__(self) -> str:
+        return f"<libsmbclient worker pid {self._process.pid}>"
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @classmethod
+    def start(cls, setup: dict[str, Any], secret: core.Credentials, *, timeout: float) -> _Worker | None:
+        if getattr(sys, "frozen", False) or not sys.executable:
+            return None  # no interpreter to run the worker file with
+        size = int(setup["slots"]) * int(setup["slot_size"])
+        fd = -1
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            fd = os.memfd_create("cshyperv-smbc", os.MFD_CLOEXEC)
+            os.ftruncate(fd, size)
+            memory = mmap.mmap(fd, size)
+            environment = {key: os.environ[key] for key in _WORKER_ENVIRONMENT if key in os.environ}
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", _WORKER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(fd,),
+                env=environment,
+            )
+            worker = cls(process, memory, timeout)
+            user, password, domain = secret.reveal()
+            line = json.dumps({**setup, "memfd": fd, "user": user, "password": password, "domain": domain})
+            worker._send(line)
+            del line, password
+            if worker._answer() != ["OK"]:
+                worker.release()
+                return None
+            return worker
+        except (OSError, ValueError, _WorkerFailed):
+            if process is not None:
+                with contextlib.suppress(OSError):
+                    process.kill()
+                    process.wait()
+            return None
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def address(self, slot: int) -> int:
+        """Where slot ``slot`` of the shared memory is in this process."""
+        return self._base + slot * IO_SIZE
+
+    def _send(self, line: str) -> None:
+        try:
+            self._in.write(line.encode() + b"\n")
+            self._in.flush()
+        except (OSError, ValueError) as exc:
+            raise _WorkerFailed("the worker is gone") from exc
+
+    def _answer(self) -> list[str]:
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([self._out], [], [], self._timeout + 5)
+            if not ready:
+                raise _WorkerFailed("the worker did not answer in time")
+            data = os.read(self._out, 256)
+            if not data:
+                raise _WorkerFailed("the worker ended")
+            self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("ascii", "replace").split()
+
+    def submit(self, op: str, slot: int, offset: int, length: int) -> None:
+        self._send(f"{op} {slot} {offset} {length}")
+
+    def done(self) -> tuple[int, int]:
+        """The next finished piece: ``(slot, byte count)``."""
+        answer = self._answer()
+        if len(answer) != 3 or answer[0] != "D":
+            raise _WorkerFailed("the worker failed")
+        return int(answer[1]), int(answer[2])
+
+    def finish(self) -> None:
+        """Close the worker's file and wait for it to end (its errors are the caller's to
+        ignore: every piece it confirmed is on the server)."""
+        try:
+            self._send("C")
+            self._answer()
+        except _WorkerFailed:
+            pass
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._in.close()
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._process.kill()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        if self._process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdout.close()
+
+    def release(self) -> None:
+        """Unmap the shared memory (after kill(); no slot address may be used afterwards)."""
+        self.kill()
+        self._anchor = None
+        with contextlib.suppress(BufferError, ValueError):
+            self.memory.close()
+
+
+class _Start:
+    """How a stream starts its worker, and after how many bytes."""
+
+    def __init__(self, start: Callable[[], _Worker | None], after: int) -> None:
+        self.start = start
+        self.after = after
+
+
 class _Stream:
     transport = "libsmbclient"
 
-    def __init__(self, context: _Context, handle: int, shown: str, release: Callable[[bool], None]) -> None:
+    def __init__(self, context: core.Context, handle: int, shown: str, start: _Start | None) -> None:
         self._context = context
         self._handle: int | None = handle
         self._shown = shown
-        self._release = release
+        self._start = start
+        self._worker: _Worker | None = None  # the live worker
+        self._shared: _Worker | None = None  # whose shared memory this stream uses, live or not
+        self._position = 0  # this process's handle's file offset
         self.closed = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._shown!r} via libsmbclient>"
+
+    @property
+    def streams(self) -> int:
+        """How many connections move this stream's bytes now (1, or 2 with the worker)."""
+        return 1 if self._worker is None else 2
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the second stream's worker while it runs."""
+        return None if self._worker is None else self._worker.pid
+
+    def _start_worker(self) -> None:
+        start, self._start = self._start, None
+        if start is not None:
+            self._worker = self._shared = start.start()
+            if self._worker is None:
+                _log.debug("libsmbclient second stream did not start for %s; one stream", self._shown)
+
+    def _drop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill()
+            _log.debug("libsmbclient second stream failed for %s; going on with one", self._shown)
+
+    def _seek(self, offset: int) -> None:
+        assert self._handle is not None
+        if offset != self._position:
+            try:
+                self._context.seek(self._handle, offset)
+            except OSError as exc:
+                self.abort()
+                raise _raise(exc, self._shown) from None
+            self._position = offset
 
     def _finish(self, healthy: bool) -> None:
         handle, self._handle = self._handle, None
         if handle is None:
             return
         self.closed = True
-        with _CALL_LOCK:
-            result = self._context.close_fn(self._context.ctx, handle)
-            code = ctypes.get_errno()
-        self._release(healthy and result == 0)
-        if result != 0 and healthy:
-            raise _error(code, self._shown, "close")
+        failure: OSError | None = None
+        try:
+            self._context.close(handle)
+        except OSError as exc:
+            failure = exc
+        finally:
+            self._context.free()
+            shared, self._shared = self._shared, None
+            if shared is not None:
+                shared.release()
+        if failure is not None and healthy:
+            raise _error(failure.errno or errno.EIO, self._shown, "close")
 
     def close(self) -> None:
         self._finish(True)
 
     def abort(self) -> None:
         """Close without trusting the connection (the copy already failed)."""
+        self._drop_worker()
         with contextlib.suppress(OSError):
             self._finish(False)
 
@@ -376,24 +482,67 @@ class _Stream:
 
 class SmbcReader(_Stream):
     """Reads a file from start to end (its size when opened); ``read(n)`` returns ``n`` bytes
-    except at the end."""
+    except at the end. With the worker, every other piece (odd index) is read ahead by it."""
 
     _size = 0
     _offset = 0
+
+    def __init__(self, context: core.Context, handle: int, shown: str, start: _Start | None) -> None:
+        super().__init__(context, handle, shown, start)
+        self._pieces: dict[int, int] = {}  # piece index -> slot, for pieces the worker reads
+        self._done: dict[int, int] = {}  # slot -> bytes the worker read into it
+        self._free = list(range(SLOTS))
+        self._next_piece = 0  # the next piece the worker may be given
 
     def find_size(self) -> None:
         # libsmbclient refuses (EINVAL) a read of more than one SMB read's worth at the very end
         # of a file, so the reader knows where the end is and never asks beyond it.
         assert self._handle is not None
-        with _CALL_LOCK:
-            size = self._context.lseek_fn(self._context.ctx, self._handle, 0, os.SEEK_END)
-            code = ctypes.get_errno()
-            start = self._context.lseek_fn(self._context.ctx, self._handle, 0, os.SEEK_SET) if size >= 0 else -1
-            code = code if size < 0 else ctypes.get_errno()
-        if size < 0 or start != 0:
+        try:
+            size = self._context.seek(self._handle, 0, os.SEEK_END)
+            self._context.seek(self._handle, 0, os.SEEK_SET)
+        except OSError as exc:
             self.abort()
-            raise _error(code, self._shown, "seek")
+            raise _raise(exc, self._shown) from None
         self._size = size
+
+    def _schedule(self) -> None:
+        """Give the worker the next odd-numbered pieces while it has room."""
+        worker = self._worker
+        while worker is not None and self._free:
+            index = self._next_piece | 1
+            offset = index * IO_SIZE
+            if offset >= self._size:
+                return
+            slot = self._free.pop()
+            try:
+                worker.submit("R", slot, offset, min(IO_SIZE, self._size - offset))
+            except _WorkerFailed:
+                self._free.append(slot)
+                self._lost_worker()
+                return
+            self._pieces[index] = slot
+            self._next_piece = index + 1
+
+    def _lost_worker(self) -> None:
+        # Pieces already read into shared memory stay good; the rest this process reads itself.
+        for index, slot in list(self._pieces.items()):
+            if slot not in self._done:
+                del self._pieces[index]
+                self._free.append(slot)
+        self._drop_worker()
+
+    def _wait_for(self, slot: int) -> None:
+        while slot not in self._done:
+            worker = self._worker
+            if worker is None:
+                return
+            try:
+                finished, count = worker.done()
+            except _WorkerFailed:
+                self._lost_worker()
+                return
+            self._done[finished] = count
 
     def read(self, size: int = -1) -> bytes:
         if self._handle is None:
@@ -402,28 +551,71 @@ class SmbcReader(_Stream):
         want = remaining if size is None or size < 0 else min(size, remaining)
         if want <= 0:
             return b""
+        if self._start is not None and remaining >= self._start.after:
+            self._start_worker()
+            self._next_piece = self._offset // IO_SIZE + 1
         buffer = _new_bytes(want)
         address = _bytes_address(buffer)
         got = 0
         while got < want:
-            with _CALL_LOCK:
-                n = self._context.read_fn(self._context.ctx, self._handle, address + got, min(IO_SIZE, want - got))
-                code = ctypes.get_errno()
-            if n < 0:
-                self.abort()
-                raise _error(code, self._shown, "read")
-            if n == 0:
+            position = self._offset + got
+            index, within = divmod(position, IO_SIZE)
+            count = min(IO_SIZE - within, want - got)
+            self._schedule()
+            slot = self._pieces.get(index)
+            if slot is not None:
+                self._wait_for(slot)
+            if slot is not None and slot in self._done:
+                available = self._done[slot] - within
+                count = min(count, max(available, 0))
+                ctypes.memmove(address + got, self._worker_address(slot) + within, count)
+                if within + count >= self._done[slot]:
+                    del self._pieces[index], self._done[slot]
+                    self._free.append(slot)
+            else:
+                count = self._read_here(position, address + got, count)
+            if count <= 0:
                 break
-            got += n
+            got += count
         self._offset += got
         if got < want:
             # The file was cut short under us: its end is here now.
             self._size = self._offset
         return buffer if got == want else buffer[:got]
 
+    def _worker_address(self, slot: int) -> int:
+        # The worker may have failed since it read this piece: its memory stays mapped.
+        assert self._shared is not None
+        return self._shared.address(slot)
+
+    def _read_here(self, position: int, address: int, count: int) -> int:
+        assert self._handle is not None
+        self._seek(position)
+        try:
+            got = self._context.read_into(self._handle, address, count, IO_SIZE)
+        except OSError as exc:
+            self.abort()
+            raise _raise(exc, self._shown) from None
+        self._position = position + got
+        return got
+
+    def _finish(self, healthy: bool) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.finish()
+        super()._finish(healthy)
+
 
 class SmbcWriter(_Stream):
-    """Writes sequentially; the file is complete only after ``close()``."""
+    """Writes sequentially; the file is complete only after ``close()``. With the worker, every
+    other piece is copied to shared memory and written by it; this process writes the rest."""
+
+    def __init__(self, context: core.Context, handle: int, shown: str, start: _Start | None) -> None:
+        super().__init__(context, handle, shown, start)
+        self._offset = 0
+        self._pending: dict[int, tuple[int, int]] = {}  # slot -> (offset, length) the worker writes
+        self._free = list(range(SLOTS))
+        self._turn = False  # the worker's turn for the next piece
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._handle is None:
@@ -434,21 +626,96 @@ class SmbcWriter(_Stream):
             return 0
         if view.readonly:
             keep: Any = bytes(view) if not isinstance(data, bytes) else data
-            address = ctypes.cast(ctypes.c_char_p(keep), _P).value or 0
+            address = ctypes.cast(ctypes.c_char_p(keep), ctypes.c_void_p).value or 0
         else:
             keep = (ctypes.c_char * size).from_buffer(view)
             address = ctypes.addressof(keep)
+        if self._start is not None and self._offset >= self._start.after:
+            self._start_worker()
+        # The worker's pieces go out first, so that it writes while this process writes its own.
+        mine: list[tuple[int, int, int]] = []
         done = 0
         while done < size:
-            with _CALL_LOCK:
-                n = self._context.write_fn(self._context.ctx, self._handle, address + done, min(IO_SIZE, size - done))
-                code = ctypes.get_errno()
-            if n <= 0:
-                self.abort()
-                raise _error(code, self._shown, "write")
-            done += n
+            count = min(IO_SIZE, size - done)
+            if self._worker is not None and self._turn and self._hand_over(view[done : done + count], self._offset):
+                pass
+            else:
+                mine.append((self._offset, address + done, count))
+            self._turn = not self._turn
+            self._offset += count
+            done += count
+        for offset, source, count in mine:
+            self._write_here(offset, source, count)
         del keep
         return size
 
+    def _hand_over(self, piece: memoryview, offset: int) -> bool:
+        """Queue ``piece`` for the worker; False if the worker is gone (the caller writes it)."""
+        while not self._free:
+            self._collect()
+            if self._worker is None:
+                return False
+        worker = self._worker
+        if worker is None:
+            return False
+        slot = self._free.pop()
+        start = slot * IO_SIZE
+        worker.memory[start : start + len(piece)] = piece
+        try:
+            worker.submit("W", slot, offset, len(piece))
+        except _WorkerFailed:
+            self._pending[slot] = (offset, len(piece))
+            self._take_back()
+            return True
+        self._pending[slot] = (offset, len(piece))
+        return True
+
+    def _collect(self) -> None:
+        """Wait for the worker to confirm one piece (or take its pieces back if it failed)."""
+        worker = self._worker
+        if worker is None:
+            return
+        try:
+            slot, _ = worker.done()
+        except _WorkerFailed:
+            self._take_back()
+            return
+        if self._pending.pop(slot, None) is not None:
+            self._free.append(slot)
+
+    def _take_back(self) -> None:
+        # The worker failed: every piece it had not confirmed is still in shared memory, and this
+        # process writes it. A dead server fails these writes too, with the connection's error.
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        worker.kill()
+        try:
+            for slot, (offset, count) in sorted(self._pending.items(), key=lambda item: item[1]):
+                self._write_here(offset, worker.address(slot), count)
+        finally:
+            self._pending.clear()
+            self._free = list(range(SLOTS))
+            _log.debug("libsmbclient second stream failed for %s; going on with one", self._shown)
+
+    def _write_here(self, offset: int, source: int, count: int) -> None:
+        assert self._handle is not None
+        self._seek(offset)
+        try:
+            self._context.write_from(self._handle, source, count, IO_SIZE)
+        except OSError as exc:
+            self.abort()
+            raise _raise(exc, self._shown) from None
+        self._position = offset + count
+
+    def close(self) -> None:
+        while self._pending and self._worker is not None:
+            self._collect()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.finish()
+        self._finish(True)
+
     def flush(self) -> None:
-        """Every ``write`` has reached the server when it returns."""
+        """Every ``write`` has reached the server when it returns, except pieces the worker still
+        writes; ``close()`` waits for those."""

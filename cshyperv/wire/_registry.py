@@ -2,15 +2,18 @@
 
 A :class:`Registry` maps Java class names to model classes. The built-in one lists every class of
 the model that registered itself with :func:`register_model` -- ``cshyperv.commands`` does so when
-it is imported (and ``import cshyperv`` imports it), so this generic engine names no model
-package. Plug-ins that add commands take a copy and register their own classes, then build a codec
-over it (``Codec(registry=...)``). Each call of :func:`builtin_registry` returns a new,
+it is imported, and the first registry built imports the package the distribution declares as its
+model (``cshyperv.MODEL_PACKAGE``), so this generic engine names no model package. Plug-ins
+that add commands take a copy and register their own classes, then build a codec over it
+(``Codec(registry=...)``). Each call of :func:`builtin_registry` returns a new,
 independent registry.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from types import ModuleType
@@ -91,7 +94,15 @@ class Registry:
         return sorted(self._by_fqcn.items())
 
 
+def _import_declared_model() -> None:
+    # Outside the lock: the model's import registers itself, which takes the lock.
+    package = getattr(sys.modules.get("cshyperv"), "MODEL_PACKAGE", None)
+    if isinstance(package, str) and package not in sys.modules:
+        importlib.import_module(package)
+
+
 def _builtin_classes() -> tuple[type[WireObject], ...]:
+    _import_declared_model()
     with _lock:
         if _built:
             return _built[0]
@@ -111,6 +122,6 @@ def _builtin_classes() -> tuple[type[WireObject], ...]:
 
 def builtin_registry() -> Registry:
     """A new registry holding every class of the registered model (see :func:`register_model`)."""
-    registry = Registry(_builtin_classes())
+    registry = Registry(_builtin_classes())  # imports the declared model first
     registry.power_state = _power_state[0] if _power_state else None
     return registry

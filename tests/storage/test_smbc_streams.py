@@ -1,0 +1,215 @@
+"""The libsmbclient data path's second stream (a worker process with a connection of its own),
+against the real Samba shares: the bytes arrive whole and in place, both connections are signed
+and encrypted as the share requires, the password is on neither's command line or environment,
+and a worker that dies mid-copy costs speed, never bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cshyperv.errors import StorageConnectionError
+from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, copy_file
+from cshyperv.testing.servers import SambaServer, SambaShare
+
+from .conftest import _require, _require_data_path
+
+PIECE = 4 * 1024 * 1024
+# Not a whole number of pieces, so the last piece is short and the chunk edges move.
+SIZE = 5 * PIECE + 12_345
+
+
+@pytest.fixture(autouse=True)
+def _two_streams_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _require_data_path("libsmbclient")
+    monkeypatch.delenv("CSHYPERV_SMB_STREAMS", raising=False)
+    monkeypatch.setenv("CSHYPERV_SMB_PARALLEL_FROM", "0")
+
+
+@pytest.fixture(scope="module")
+def stream_samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    """A server of its own, so that the only connections smbstatus lists are this module's."""
+    _require("samba")
+    shares = (SambaShare("share"), SambaShare("sealed", encrypt="required"))
+    server = SambaServer(tmp_path_factory.mktemp("stream-samba"), shares=shares).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def signed_samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    _require("samba")
+    shares = (SambaShare("signed", signing="mandatory"),)
+    server = SambaServer(tmp_path_factory.mktemp("stream-samba-signed"), shares=shares).start()
+    yield server
+    server.stop()
+
+
+def _payload() -> bytes:
+    # Every piece different, so a piece written at the wrong offset cannot go unnoticed.
+    return b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() * 2048 for i in range(SIZE // 65536 + 1))[:SIZE]
+
+
+SHARES = ["plain", "signed", "sealed"]
+
+
+def _adaptor(which: str, stream_samba: SambaServer, signed_samba: SambaServer) -> tuple[CifsStorageAdaptor, Path]:
+    server, share = {
+        "plain": (stream_samba, "share"),
+        "signed": (signed_samba, "signed"),
+        "sealed": (stream_samba, "sealed"),
+    }[which]
+    adaptor = CifsStorageAdaptor(server.url(share), data_path="libsmbclient")
+    return adaptor, server.share_path(share)
+
+
+@pytest.mark.parametrize("which", SHARES)
+def test_two_streams_write_every_byte_in_place(
+    which: str, stream_samba: SambaServer, signed_samba: SambaServer
+) -> None:
+    adaptor, disk = _adaptor(which, stream_samba, signed_samba)
+    data = _payload()
+    writer = adaptor.open_write("two.bin")
+    # Uneven writes: pieces straddle the caller's chunks.
+    for start in range(0, SIZE, 3_000_000):
+        writer.write(data[start : start + 3_000_000])
+    assert getattr(writer, "streams", None) == 2
+    writer.close()
+    adaptor.close()
+    assert (disk / "two.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("which", SHARES)
+def test_two_streams_read_every_byte_in_order(which: str, stream_samba: SambaServer, signed_samba: SambaServer) -> None:
+    adaptor, disk = _adaptor(which, stream_samba, signed_samba)
+    data = _payload()
+    (disk / "two-r.bin").write_bytes(data)
+    reader = adaptor.open_read("two-r.bin")
+    parts = [reader.read(1_000_003)]
+    assert getattr(reader, "streams", None) == 2
+    while chunk := reader.read(5_000_000):
+        parts.append(chunk)
+    reader.close()
+    adaptor.close()
+    assert b"".join(parts) == data
+
+
+@pytest.mark.parametrize("share", ["share", "sealed"])
+@pytest.mark.parametrize("direction", ["read", "write"])
+def test_both_connections_signed_and_encrypted_as_required(
+    stream_samba: SambaServer, share: str, direction: str
+) -> None:
+    (stream_samba.share_path(share) / "status.bin").write_bytes(_payload())
+    adaptor = CifsStorageAdaptor(stream_samba.url(share), data_path="libsmbclient")
+    before = len([row for row in stream_samba.tree_connects() if row["service"] == share])
+    stream = adaptor.open_read("status.bin") if direction == "read" else adaptor.open_write("status-w.bin")
+    try:
+        if direction == "read":
+            stream.read(PIECE)
+        else:
+            stream.write(b"z" * 2 * PIECE)
+        assert getattr(stream, "streams", None) == 2
+        rows = [row for row in stream_samba.tree_connects() if row["service"] == share]
+        # This process's connection, the worker's and the adaptor's control connection.
+        assert len(rows) >= before + 2, rows
+        for row in rows:
+            assert row["signing"] != "-", row
+            assert (row["encryption"] != "-") == (share == "sealed"), row
+    finally:
+        stream.close()
+        adaptor.close()
+
+
+def test_the_password_is_not_in_the_workers_arguments_or_environment(
+    stream_samba: SambaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI takes the password from this variable: the worker must not inherit it.
+    monkeypatch.setenv("CSHYPERV_SMB_PASSWORD", stream_samba.password)
+    adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
+    writer = adaptor.open_write("secret.bin")
+    try:
+        writer.write(b"s" * 2 * PIECE)
+        pid = getattr(writer, "worker_pid", None)
+        assert isinstance(pid, int)
+        secret = stream_samba.password.encode()
+        assert secret not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+        assert secret not in environment
+        assert b"CSHYPERV" not in environment
+    finally:
+        writer.close()
+        adaptor.close()
+
+
+@pytest.mark.parametrize("direction", ["write", "read"])
+def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, direction: str) -> None:
+    data = _payload()
+    disk = stream_samba.share_path("share")
+    adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
+    if direction == "write":
+        writer = adaptor.open_write("killed.bin")
+        writer.write(data[: 2 * PIECE])
+        pid = getattr(writer, "worker_pid", None)
+        assert isinstance(pid, int)
+        os.kill(pid, signal.SIGKILL)
+        writer.write(data[2 * PIECE :])
+        assert getattr(writer, "streams", None) == 1
+        writer.close()
+        assert (disk / "killed.bin").read_bytes() == data
+    else:
+        (disk / "killed-r.bin").write_bytes(data)
+        reader = adaptor.open_read("killed-r.bin")
+        parts = [reader.read(PIECE // 2)]
+        pid = getattr(reader, "worker_pid", None)
+        assert isinstance(pid, int)
+        os.kill(pid, signal.SIGKILL)
+        while chunk := reader.read(PIECE):
+            parts.append(chunk)
+        assert getattr(reader, "streams", None) == 1
+        reader.close()
+        assert b"".join(parts) == data
+    adaptor.close()
+
+
+def test_one_stream_when_asked(stream_samba: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSHYPERV_SMB_STREAMS", "1")
+    adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
+    writer = adaptor.open_write("one.bin")
+    writer.write(b"o" * 3 * PIECE)
+    assert getattr(writer, "streams", None) == 1
+    assert getattr(writer, "worker_pid", 0) is None
+    writer.close()
+    adaptor.close()
+
+
+@pytest.mark.parametrize("direction", ["put", "get"])
+def test_server_killed_with_two_streams_is_a_connection_error(tmp_path: Path, direction: str) -> None:
+    _require("samba")
+    server = SambaServer(tmp_path / "srv", shares=(SambaShare("share"),)).start()
+    try:
+        data = _payload() * 8
+        (tmp_path / "src.bin").write_bytes(data)
+        (server.share_path("share") / "src.bin").write_bytes(data)
+        local = LocalStorageAdaptor(tmp_path)
+        smb = CifsStorageAdaptor(server.url("share"), connection_timeout=5, data_path="libsmbclient")
+        seen: list[int] = []
+
+        def kill_then(done: int, _total: int | None) -> None:
+            if done >= 2 * PIECE and not seen:
+                seen.append(done)
+                server.kill()
+
+        src, dst = (local, smb) if direction == "put" else (smb, local)
+        with pytest.raises(StorageConnectionError) as info:
+            copy_file(src, "src.bin", dst, "out/final.bin", progress=kill_then, chunk_size=PIECE)
+        assert seen
+        assert server.password not in str(info.value)
+        target = (server.share_path("share") if direction == "put" else tmp_path) / "out"
+        assert "final.bin" not in os.listdir(target)
+    finally:
+        server.stop()
