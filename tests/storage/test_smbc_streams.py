@@ -19,7 +19,7 @@ from cshyperv.testing.servers import SambaServer, SambaShare
 
 from .conftest import _require, _require_data_path
 
-PIECE = 4 * 1024 * 1024
+PIECE = 2 * 1024 * 1024  # the data path's piece (IO_SIZE)
 # Not a whole number of pieces, so the last piece is short and the chunk edges move.
 SIZE = 5 * PIECE + 12_345
 
