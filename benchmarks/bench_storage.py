@@ -157,10 +157,14 @@ def main() -> int:
             return run
 
         env = {**os.environ, "CSHYPERV_SMB_USERNAME": server.username, "CSHYPERV_SMB_PASSWORD": server.password}
+        # An installed cshyperv has its bytecode compiled (pip does it); with PYTHONDONTWRITEBYTECODE
+        # a source tree would compile every module again in every CLI process.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        (work / "tiny.bin").write_bytes(b"t")
 
-        def cli(share: str, direction: str) -> Callable[[], None]:
-            remote = f"cifs://127.0.0.1:{server.port}/{share}/cli.bin"
-            pair = [str(source), remote] if direction == "put" else [remote, str(work / "cli-back.bin")]
+        def cli(share: str, direction: str, name: str = "source.bin") -> Callable[[], None]:
+            remote = f"cifs://127.0.0.1:{server.port}/{share}/cli-{name}"
+            pair = [str(work / name), remote] if direction == "put" else [remote, str(work / "cli-back.bin")]
             command = [sys.executable, "-m", "cshyperv.cli", "storage", "cp", "-q", *pair]
             return lambda: subprocess.run(command, check=True, capture_output=True, env=env, cwd=ROOT)
 
@@ -168,6 +172,8 @@ def main() -> int:
             CifsStorageAdaptor(server.url("signed"), data_path=path).open_read(f"{path}.bin").close()
 
         startup = statistics.median(timed(theirs("signed", "exit"))[0] for _ in range(3))
+        # The CLI's fixed cost: interpreter, imports, both sessions, for a one-byte file.
+        cli_fixed = statistics.median(timed(cli("signed", "put", "tiny.bin"))[0] for _ in range(3))
         idle = idle_rate()
         for adaptor in adaptors.values():
             adaptor.connect()
@@ -212,6 +218,7 @@ def main() -> int:
     print(f"SMB copy of {args.size_mb} MiB over loopback (Samba 4, SMB3), median of {args.rounds} alternating rounds")
     shown = ", ".join(f"cshyperv's sessions ({p}) {setups[p]:.2f} s" for p in paths)
     print(f"set-up: smbclient's process and session (in its figures) {startup:.2f} s; {shown}")
+    print(f"cp (CLI): a whole process (interpreter, imports, both sessions) copying one byte {cli_fixed:.2f} s")
     header = f"{'share':13} " + " ".join(f"{c:>14}" for c in clients) + "   ratio to smbclient (goal >= 0.80)"
     print(header)
     for share in SHARES:

@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
 from cshyperv.errors import WireError, format_path
-from cshyperv.wire import Codec, builtin_registry
-from cshyperv.wire.schema import SchemaValidator, build_schema, type_kind
+
+if TYPE_CHECKING:
+    from cshyperv.wire import Codec
+
+# The codec, registry and schemas are imported by the commands that use them (with the model,
+# which they load): `cshyperv storage cp` and `agent` start without them.
 
 __all__ = ["main"]
 
@@ -47,6 +51,9 @@ def schema() -> None:
 @click.option("--kind", type=click.Choice(["command", "answer", "object"]), help="Only this kind.")
 def schema_list(kind: str | None) -> None:
     """List every known Java class (FQCN), its kind and its Python name."""
+    from cshyperv.wire import builtin_registry
+    from cshyperv.wire.schema import type_kind
+
     for fqcn, cls in builtin_registry().items():
         k = type_kind(cls)
         if kind is None or k == kind:
@@ -57,6 +64,9 @@ def schema_list(kind: str | None) -> None:
 @click.argument("fqcn")
 def schema_show(fqcn: str) -> None:
     """Print the JSON Schema of FQCN (e.g. com.cloud.agent.api.StartCommand)."""
+    from cshyperv.wire import builtin_registry
+    from cshyperv.wire.schema import build_schema
+
     registry = builtin_registry()
     cls = registry.get(fqcn)
     if cls is None:
@@ -89,6 +99,9 @@ def schema_validate(fqcn: str | None, source: BinaryIO) -> None:
 
     Exits 0 when valid; 1 listing every problem by JSON path.
     """
+    from cshyperv.wire import Codec, builtin_registry
+    from cshyperv.wire.schema import SchemaValidator
+
     registry = builtin_registry()
     codec = Codec(registry)
     validator = SchemaValidator(registry)
@@ -123,6 +136,8 @@ def wire_roundtrip(fqcn: str | None, source: BinaryIO) -> None:
 
     Members this version does not model are kept; only null members disappear.
     """
+    from cshyperv.wire import Codec
+
     codec = Codec()
     raw = _read(source)
     try:
