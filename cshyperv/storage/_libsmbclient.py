@@ -94,6 +94,11 @@ WORKER_SHARE = (1, 2)
 ``n - k`` or more)."""
 
 
+_SMALLEST_HANDED_OVER = 256 * 1024
+# A writer fed small pieces (a source that returns a few KiB a read) writes them itself: the hand
+# over costs a pipe round trip a piece, worth it only for pieces that take far longer to send.
+
+
 def _workers_piece(index: int) -> bool:
     k, n = WORKER_SHARE
     return index % n >= n - k
@@ -651,6 +656,7 @@ class SmbcWriter(_Stream):
             count = min(IO_SIZE, size - done)
             if (
                 self._worker is not None
+                and count >= _SMALLEST_HANDED_OVER
                 and _workers_piece(self._piece)
                 and self._hand_over(view[done : done + count], self._offset)
             ):
