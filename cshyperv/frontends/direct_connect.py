@@ -30,7 +30,7 @@ from typing import Any
 from cshyperv._redact import redact_text
 from cshyperv.frontends._backend import AgentBackend
 from cshyperv.frontends.agent_transport import AllowList, ConnectionGuard, TransportLimits, guarded_config
-from cshyperv.resource import handle_request
+from cshyperv.resource import handle_request, handle_request_quickly
 from cshyperv.wire import Answer, Codec
 
 __all__ = ["LIVENESS_TEXT", "AgentServer", "DirectConnectApp", "TransportLimits", "create_app", "serve"]
@@ -56,7 +56,8 @@ class _TooLarge(Exception):
 
 class DirectConnectApp:
     """The ASGI application. Commands run on a thread pool, so slow hypervisor calls never block
-    the event loop and concurrent requests run concurrently."""
+    the event loop and concurrent requests run concurrently; only a command the backend can
+    answer without waiting (:func:`cshyperv.resource.handle_request_quickly`) runs on the loop."""
 
     def __init__(
         self,
@@ -151,10 +152,16 @@ class DirectConnectApp:
             answer = Answer(result=False, details=f"request body exceeds {self.max_body_bytes} bytes")
             await _send(send, 200, self.codec.encode_answers([answer]), close=True)
             return 200, "false"
-        loop = asyncio.get_running_loop()
-        payload, result = await loop.run_in_executor(
-            self._executor, self.handle, fqcn, body, headers.get("content-type")
-        )
+        content_type = headers.get("content-type")
+        # A command the plug-in answers from local state is answered here: the hop to a worker
+        # thread and back cost more than the command. It gives up at the first thing that could
+        # wait, before changing anything, and then goes to the pool like every other one.
+        quick = handle_request_quickly(self.backend, fqcn, body, content_type, codec=self.codec)
+        if quick is not None:
+            payload, result = quick.body, "true" if quick.ok else "false"
+        else:
+            loop = asyncio.get_running_loop()
+            payload, result = await loop.run_in_executor(self._executor, self.handle, fqcn, body, content_type)
         await _send(send, 200, payload)
         return 200, result
 

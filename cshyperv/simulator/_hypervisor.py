@@ -79,6 +79,10 @@ class HostProfile:
     local_capacity_bytes: int = 2048 * GiB
 
 
+def _no_fault(operation: str, args: tuple[Any, ...]) -> BaseException | None:
+    return None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -140,6 +144,9 @@ def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState
     )
 
 
+_QUICK_READS: frozenset[str] = frozenset({"get_vm"})
+
+
 class SimulatorHypervisor:
     """A :class:`~cshyperv.hypervisor.Hypervisor` whose state lives in an SQLite file."""
 
@@ -161,7 +168,7 @@ class SimulatorHypervisor:
         self.host = host or HostProfile()
         self.latency_s = latency_s
         if faults is None:
-            self._faults: FaultHook = lambda op, args: None
+            self._faults: FaultHook = _no_fault
         elif callable(faults):
             self._faults = faults
         else:
@@ -186,6 +193,16 @@ class SimulatorHypervisor:
         # Everything but DEPLOY: create-then-start is the operations layer's job for plug-ins
         # whose host has no single-round-trip deploy.
         return frozenset(Capability) - {Capability.DEPLOY}
+
+    @property
+    def quick_reads(self) -> frozenset[str]:
+        """``get_vm`` is one statement on a local database in WAL mode, where a reader does not
+        wait for writers: quick enough for an event loop (the agent answers a StartCommand
+        retry for a running VM without a thread hop). With a latency or a fault hook set, an
+        operation may sleep or block, so nothing is quick then."""
+        if self.latency_s or self._faults is not _no_fault:
+            return frozenset()
+        return _QUICK_READS
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""
