@@ -48,6 +48,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 _DRAIN_FACTOR = 4
+_ALLOWED_CACHE_SIZE = 256
 
 
 class _TooLarge(Exception):
@@ -76,6 +77,8 @@ class DirectConnectApp:
         self.codec = codec if codec is not None else Codec()
         self.max_body_bytes = max_body_bytes
         self.allowed = _allow_list(allowed_clients)
+        self._allowed_cache: dict[str, bool] = {}
+        self._allowed_for = self.allowed
         self.access_log = access_log if access_log is not None else logging.getLogger("cshyperv.agent.access")
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cshyperv-agent")
 
@@ -94,6 +97,8 @@ class DirectConnectApp:
         target = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else path
         if self.observer is not None and method == "POST" and path.startswith(PREFIX + "/"):
             self.observer(path[len(PREFIX) + 1 :], result, time.perf_counter() - started)
+        if not self.access_log.isEnabledFor(logging.INFO):
+            return  # nothing would be written: skip making the line
         self.access_log.info(
             "%s %s %s %d %.1fms result=%s",
             client,
@@ -116,8 +121,19 @@ class DirectConnectApp:
 
     def _client_allowed(self, client: str) -> bool:
         # The transport (agent_transport) refuses other peers at accept time; this check is for
-        # the app run under another ASGI server, where it is the only one.
-        return self.allowed.allows(client)
+        # the app run under another ASGI server, where it is the only one. Parsing the address
+        # on every request cost more than the rest of this method: answers are kept per
+        # address (the management servers: a handful), in a bounded table.
+        if self._allowed_for is not self.allowed:  # replaced: what was kept is about the old one
+            self._allowed_cache.clear()
+            self._allowed_for = self.allowed
+        known = self._allowed_cache.get(client)
+        if known is None:
+            known = self.allowed.allows(client)
+            if len(self._allowed_cache) >= _ALLOWED_CACHE_SIZE:
+                self._allowed_cache.clear()
+            self._allowed_cache[client] = known
+        return known
 
     async def _respond(
         self, scope: Scope, receive: Receive, send: Send, *, client: str, method: str, path: str

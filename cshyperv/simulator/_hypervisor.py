@@ -127,17 +127,22 @@ FROM vms AS v WHERE v.name = ?
 """
 
 
+# Looked up once: an enum's value lookup and .value are attribute walks, on every get_vm.
+_ISO = DiskKind.ISO.value
+_STATES = {state.value: state for state in VmState}
+
+
 def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState | None = None) -> VmInfo:
     """A VmInfo from a vms row, its (path, kind) disks and (mac, switch, vlan) NICs, in order."""
     return VmInfo(
         name=row["name"],
-        state=state or VmState(row["state"]),
+        state=state or _STATES.get(row["state"]) or VmState(row["state"]),
         uuid=row["uuid"],
         cpus=row["cpus"],
         memory_bytes=row["memory_bytes"],
         generation=row["generation"],
-        disks=tuple(path for path, kind in disks if kind != DiskKind.ISO.value),
-        isos=tuple(path for path, kind in disks if kind == DiskKind.ISO.value),
+        disks=tuple(path for path, kind in disks if kind != _ISO),
+        isos=tuple(path for path, kind in disks if kind == _ISO),
         nics=tuple(NicInfo(mac=mac, switch=switch, vlan=vlan) for mac, switch, vlan in nics),
         notes=row["notes"],
         host=row["host"],
@@ -145,6 +150,7 @@ def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState
 
 
 _QUICK_READS: frozenset[str] = frozenset({"get_vm"})
+_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {Capability.DEPLOY}
 
 
 class SimulatorHypervisor:
@@ -191,8 +197,9 @@ class SimulatorHypervisor:
     @property
     def capabilities(self) -> frozenset[Capability]:
         # Everything but DEPLOY: create-then-start is the operations layer's job for plug-ins
-        # whose host has no single-round-trip deploy.
-        return frozenset(Capability) - {Capability.DEPLOY}
+        # whose host has no single-round-trip deploy. One set, not one per call: it is asked
+        # on every deploy.
+        return _CAPABILITIES
 
     @property
     def quick_reads(self) -> frozenset[str]:
