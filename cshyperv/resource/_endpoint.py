@@ -108,15 +108,16 @@ def handle_request_quickly(
     logs it. Never raises.
     """
     quick = getattr(backend, "quick_commands", None)
-    if not quick or fqcn not in quick or len(body) > QUICK_BODY_LIMIT:
+    execute = getattr(backend, "execute_quickly", None)
+    if not quick or execute is None or fqcn not in quick or len(body) > QUICK_BODY_LIMIT:
         return None
     codec = codec if codec is not None else default_codec()
     try:
         command = codec.decode_command(fqcn, decode_body(body, content_type))
     except Exception:
         return None
-    answer = backend.execute_quickly(command)  # type: ignore[attr-defined]
-    if answer is None:
+    answer = execute(command)
+    if not isinstance(answer, Answer):
         return None
     try:
         return Reply(codec.encode_answers([answer]), bool(answer.result))
