@@ -49,6 +49,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _DRAIN_FACTOR = 4
 _ALLOWED_CACHE_SIZE = 256
+_READ_HEADERS = frozenset({b"content-type", b"content-length"})
 
 
 class _TooLarge(Exception):
@@ -160,7 +161,12 @@ class DirectConnectApp:
             )
             return 405, "-"
         fqcn = path[len(PREFIX) + 1 :]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # Only these two are read: the others are not decoded at all.
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in ((k.lower(), v) for k, v in scope.get("headers", ()))
+            if k in _READ_HEADERS
+        }
         try:
             body = await self._read_body(receive, headers)
         except _TooLarge:
