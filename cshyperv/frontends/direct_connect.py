@@ -30,7 +30,7 @@ from typing import Any
 from cshyperv._redact import redact_text
 from cshyperv.frontends._backend import AgentBackend
 from cshyperv.frontends.agent_transport import AllowList, ConnectionGuard, TransportLimits, guarded_config
-from cshyperv.resource import handle_request
+from cshyperv.resource import handle_request, handle_request_quickly
 from cshyperv.wire import Answer, Codec
 
 __all__ = ["LIVENESS_TEXT", "AgentServer", "DirectConnectApp", "TransportLimits", "create_app", "serve"]
@@ -48,6 +48,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 _DRAIN_FACTOR = 4
+_ALLOWED_CACHE_SIZE = 256
+_READ_HEADERS = frozenset({b"content-type", b"content-length"})
 
 
 class _TooLarge(Exception):
@@ -56,7 +58,8 @@ class _TooLarge(Exception):
 
 class DirectConnectApp:
     """The ASGI application. Commands run on a thread pool, so slow hypervisor calls never block
-    the event loop and concurrent requests run concurrently."""
+    the event loop and concurrent requests run concurrently; only a command the backend can
+    answer without waiting (:func:`cshyperv.resource.handle_request_quickly`) runs on the loop."""
 
     def __init__(
         self,
@@ -75,6 +78,8 @@ class DirectConnectApp:
         self.codec = codec if codec is not None else Codec()
         self.max_body_bytes = max_body_bytes
         self.allowed = _allow_list(allowed_clients)
+        self._allowed_cache: dict[str, bool] = {}
+        self._allowed_for = self.allowed
         self.access_log = access_log if access_log is not None else logging.getLogger("cshyperv.agent.access")
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cshyperv-agent")
 
@@ -93,6 +98,8 @@ class DirectConnectApp:
         target = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else path
         if self.observer is not None and method == "POST" and path.startswith(PREFIX + "/"):
             self.observer(path[len(PREFIX) + 1 :], result, time.perf_counter() - started)
+        if not self.access_log.isEnabledFor(logging.INFO):
+            return  # nothing would be written: skip making the line
         self.access_log.info(
             "%s %s %s %d %.1fms result=%s",
             client,
@@ -115,8 +122,19 @@ class DirectConnectApp:
 
     def _client_allowed(self, client: str) -> bool:
         # The transport (agent_transport) refuses other peers at accept time; this check is for
-        # the app run under another ASGI server, where it is the only one.
-        return self.allowed.allows(client)
+        # the app run under another ASGI server, where it is the only one. Parsing the address
+        # on every request cost more than the rest of this method: answers are kept per
+        # address (the management servers: a handful), in a bounded table.
+        if self._allowed_for is not self.allowed:  # replaced: what was kept is about the old one
+            self._allowed_cache.clear()
+            self._allowed_for = self.allowed
+        known = self._allowed_cache.get(client)
+        if known is None:
+            known = self.allowed.allows(client)
+            if len(self._allowed_cache) >= _ALLOWED_CACHE_SIZE:
+                self._allowed_cache.clear()
+            self._allowed_cache[client] = known
+        return known
 
     async def _respond(
         self, scope: Scope, receive: Receive, send: Send, *, client: str, method: str, path: str
@@ -143,7 +161,12 @@ class DirectConnectApp:
             )
             return 405, "-"
         fqcn = path[len(PREFIX) + 1 :]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # Only these two are read: the others are not decoded at all.
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in ((k.lower(), v) for k, v in scope.get("headers", ()))
+            if k in _READ_HEADERS
+        }
         try:
             body = await self._read_body(receive, headers)
         except _TooLarge:
@@ -151,10 +174,16 @@ class DirectConnectApp:
             answer = Answer(result=False, details=f"request body exceeds {self.max_body_bytes} bytes")
             await _send(send, 200, self.codec.encode_answers([answer]), close=True)
             return 200, "false"
-        loop = asyncio.get_running_loop()
-        payload, result = await loop.run_in_executor(
-            self._executor, self.handle, fqcn, body, headers.get("content-type")
-        )
+        content_type = headers.get("content-type")
+        # A command the plug-in answers from local state is answered here: the hop to a worker
+        # thread and back cost more than the command. It gives up at the first thing that could
+        # wait, before changing anything, and then goes to the pool like every other one.
+        quick = handle_request_quickly(self.backend, fqcn, body, content_type, codec=self.codec)
+        if quick is not None:
+            payload, result = quick.body, "true" if quick.ok else "false"
+        else:
+            loop = asyncio.get_running_loop()
+            payload, result = await loop.run_in_executor(self._executor, self.handle, fqcn, body, content_type)
         await _send(send, 200, payload)
         return 200, result
 

@@ -13,6 +13,11 @@ expected failures. Idempotency rules are part of the contract and are tested by 
 * ``create_vm`` of a spec that already exists returns the existing VM (one VM, never two);
 * ``stop_vm`` / ``destroy_vm`` / ``detach`` of something absent succeed;
 * ``start_vm`` of a running VM succeeds.
+
+Optional attribute: ``quick_reads``, a ``frozenset`` of read method names (``"get_vm"``) that
+answer from local state without waiting on a host, a network, a disk or a lock held elsewhere;
+the agent may call those on its event loop (:meth:`cshyperv.operations.Operations.without_waiting`).
+Absent means none.
 """
 
 from __future__ import annotations

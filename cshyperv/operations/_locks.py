@@ -6,6 +6,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cshyperv.operations import _quick
+
 __all__ = ["VmLocks"]
 
 
@@ -18,9 +20,19 @@ class VmLocks:
 
     @contextmanager
     def hold(self, name: str) -> Iterator[None]:
-        with self._guard:
-            lock = self._locks.get(name)
-            if lock is None:
-                lock = self._locks[name] = threading.RLock()
-        with lock:
+        """Hold ``name``'s lock; in a context that must not wait (Operations.without_waiting),
+        a lock another thread holds gives up instead of waiting for it."""
+        lock = self._locks.get(name)  # locks are never removed: a hit needs no guard
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(name, threading.RLock())
+        if _quick.allowed_reads() is None:
+            with lock:
+                yield
+            return
+        if not lock.acquire(blocking=False):
+            _quick.check_may_wait()
+        try:
             yield
+        finally:
+            lock.release()

@@ -57,6 +57,7 @@ from cshyperv.hypervisor import (
     as_plugin,
     supports,
 )
+from cshyperv.operations import _quick
 from cshyperv.operations._boundary import call
 from cshyperv.operations._locks import VmLocks
 from cshyperv.storage import DiskUsage, StorageAdaptor, transfer
@@ -107,9 +108,13 @@ class Operations:
         return UnsupportedOperationError(f"the {self._name} hypervisor plug-in does not support {capability.value}")
 
     def _call(self, operation: str, function: Callable[[], T]) -> T:
+        _quick.check_may_wait()  # a change is never made without_waiting()
         return call(self._name, operation, function)
 
     def _read(self, operation: str, function: Callable[[], T]) -> T:
+        allowed = _quick.allowed_reads()
+        if allowed is not None and operation not in allowed:
+            _quick.check_may_wait()
         try:
             return call(self._name, operation, function)
         except HypervisorConnectionError:
@@ -118,6 +123,26 @@ class Operations:
                 raise
             log.info("%s: %s lost the host connection; retrying once", self._name, operation)
             return call(self._name, operation, function)
+
+    def quick_reads(self) -> frozenset[str]:
+        """The plug-in's reads that answer from local state without waiting (its optional
+        ``quick_reads``; none by default): what :meth:`without_waiting` may call."""
+        reads: frozenset[str] = getattr(self._hv, "quick_reads", frozenset())
+        return reads
+
+    def without_waiting(self, function: Callable[[], T]) -> T | None:
+        """``function()``, run so that no call of this object in it waits, or None when one
+        would have (see :mod:`cshyperv.operations._quick`): only the plug-in's
+        :meth:`quick_reads` are made, and a VM lock another thread holds is not waited for. On
+        None nothing was changed: run ``function`` again where waiting is allowed (a worker
+        thread). For event loops answering short commands themselves."""
+        token = _quick._ALLOWED.set(self.quick_reads())
+        try:
+            return function()
+        except _quick._WouldWait:
+            return None
+        finally:
+            _quick._ALLOWED.reset(token)
 
     def close(self) -> None:
         """Close the plug-in (once, however often this is called)."""
@@ -420,6 +445,7 @@ class Operations:
         return storage
 
     def _files(self, operation: str, function: Callable[[], T]) -> T:
+        _quick.check_may_wait()  # storage is a file server or a disk: it may always wait
         return call(self._name, operation, function, storage=True)
 
     def learn(self, *locations: str | None) -> None:

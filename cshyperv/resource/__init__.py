@@ -13,7 +13,7 @@ from cshyperv.errors import TranslationError
 from cshyperv.hypervisor import LocalTreeStorageAccess, StorageAccess
 from cshyperv.resource._backend import AgentBackend
 from cshyperv.resource._context import ResourceContext, ResourceSettings
-from cshyperv.resource._endpoint import Reply, decode_body, handle_request
+from cshyperv.resource._endpoint import QUICK_BODY_LIMIT, Reply, decode_body, handle_request, handle_request_quickly
 from cshyperv.resource._server import ServerResource, answer_class_for
 from cshyperv.resource._translate import (
     TranslationSettings,
@@ -29,6 +29,7 @@ from cshyperv.resource._translate import (
 __all__ = [
     "AgentBackend",
     "LocalTreeStorageAccess",
+    "QUICK_BODY_LIMIT",
     "Reply",
     "ResourceContext",
     "ResourceSettings",
@@ -40,6 +41,7 @@ __all__ = [
     "decode_body",
     "disk_file",
     "handle_request",
+    "handle_request_quickly",
     "join_path",
     "nic_spec",
     "power_state",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from typing import Final
 
 import attrs
 
@@ -34,7 +35,7 @@ from cshyperv.errors import CSHyperVError, WireError
 from cshyperv.resource._backend import AgentBackend
 from cshyperv.wire import HOST_VM_STATE_REPORT_FQCN, STARTUP_FQCN, Answer, Codec, default_codec
 
-__all__ = ["Reply", "handle_request"]
+__all__ = ["QUICK_BODY_LIMIT", "Reply", "handle_request", "handle_request_quickly"]
 
 log = logging.getLogger("cshyperv.resource")
 
@@ -87,6 +88,41 @@ def handle_request(
         return Reply(codec.encode_answers([answer]), bool(answer.result))
     except WireError as exc:
         return _failed(codec, failed_answer(exc))
+
+
+QUICK_BODY_LIMIT: Final = 64 * 1024
+"""The largest body :func:`handle_request_quickly` decodes: the decode runs on the caller's
+thread (an event loop) and must stay short. StartCommand bodies are a few kilobytes."""
+
+
+def handle_request_quickly(
+    backend: AgentBackend, fqcn: str, body: bytes, content_type: str | None = None, *, codec: Codec | None = None
+) -> Reply | None:
+    """:func:`handle_request`'s reply when the backend can make it without waiting, or None.
+
+    For a transport on an event loop: it calls this on the loop and, on None, :func:`handle_request`
+    on a worker thread. Only the commands the backend lists in its optional ``quick_commands``
+    are tried, through its ``execute_quickly`` (:meth:`ServerResource.execute_quickly`), with a
+    body of at most :data:`QUICK_BODY_LIMIT` bytes; anything unusual (a body that does not
+    decode, an answer that does not encode) is left to :func:`handle_request`, which answers and
+    logs it. Never raises.
+    """
+    quick = getattr(backend, "quick_commands", None)
+    execute = getattr(backend, "execute_quickly", None)
+    if not quick or execute is None or fqcn not in quick or len(body) > QUICK_BODY_LIMIT:
+        return None
+    codec = codec if codec is not None else default_codec()
+    try:
+        command = codec.decode_command(fqcn, decode_body(body, content_type))
+    except Exception:
+        return None
+    answer = execute(command)
+    if not isinstance(answer, Answer):
+        return None
+    try:
+        return Reply(codec.encode_answers([answer]), bool(answer.result))
+    except WireError:
+        return None
 
 
 def _failed(codec: Codec, answer: Answer) -> Reply:

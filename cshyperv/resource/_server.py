@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cshyperv.commands import Answer, Command, CopyCmdAnswer, CopyCommand, PowerState
+from cshyperv.commands import (
+    Answer,
+    CheckVirtualMachineCommand,
+    Command,
+    CopyCmdAnswer,
+    CopyCommand,
+    PowerState,
+    StartCommand,
+)
 from cshyperv.dispatch import Dispatcher, Middleware
 from cshyperv.hypervisor import HostCapacity, Hypervisor, Plugin, StorageAccess, as_plugin
 from cshyperv.operations import Operations
@@ -33,6 +41,13 @@ def answer_class_for(command_type: type[Command], registry: Registry) -> type[An
         if candidate is not None and issubclass(candidate, Answer):
             return candidate
     return Answer
+
+
+# Commands execute_quickly() may try: their handlers do nothing but translate before their first
+# call into Operations, so one given up at a call that would wait can be run again from the start.
+_QUICK_COMMANDS: frozenset[type[Command]] = frozenset({StartCommand, CheckVirtualMachineCommand})
+_QUICK_FQCNS: frozenset[str] = frozenset(c.FQCN for c in _QUICK_COMMANDS)
+_NONE: frozenset[str] = frozenset()
 
 
 def _bind(ctx: ResourceContext, handler: Callable[[ResourceContext, Any], Answer]) -> Callable[[Any], Answer]:
@@ -96,6 +111,22 @@ class ServerResource:
     def execute(self, command: Command) -> Answer:
         """Run one command; never raises (see :class:`cshyperv.dispatch.Dispatcher`)."""
         return self.dispatcher.dispatch(command)
+
+    @property
+    def quick_commands(self) -> frozenset[str]:
+        """FQCNs :meth:`execute_quickly` may answer now: none unless the plug-in declares quick
+        reads (``quick_reads``)."""
+        return _QUICK_FQCNS if self.ops.quick_reads() else _NONE
+
+    def execute_quickly(self, command: Command) -> Answer | None:
+        """:meth:`execute`'s Answer when it can be made without waiting for anything (a host, a
+        network, a file server, a VM lock another thread holds), or None: then call
+        :meth:`execute` where waiting is allowed. Nothing is changed before None is returned.
+        For event loops (:mod:`cshyperv.frontends.direct_connect`); see
+        :meth:`Operations.without_waiting`."""
+        if type(command) not in _QUICK_COMMANDS:
+            return None
+        return self.ops.without_waiting(lambda: self.dispatcher.dispatch(command))
 
     def startup(self, commands: Sequence[Command]) -> list[Command]:
         return _host.startup(self.context, list(commands))

@@ -166,8 +166,11 @@ def nic_spec(nic: NicTO, settings: TranslationSettings) -> NicSpec:
     )
 
 
+_DISK_KINDS = {VolumeType.ROOT: DiskKind.ROOT, VolumeType.ISO: DiskKind.ISO}
+
+
 def _disk_spec(disk: DiskTO) -> DiskSpec | None:
-    kind = {VolumeType.ROOT: DiskKind.ROOT, VolumeType.ISO: DiskKind.ISO}.get(disk.type, DiskKind.DATA)  # type: ignore[arg-type]
+    kind = _DISK_KINDS.get(disk.type, DiskKind.DATA)  # type: ignore[arg-type]
     if disk.data is None:
         return None  # an empty DVD drive: nothing to attach
     path = disk_file(disk.data)

@@ -79,6 +79,10 @@ class HostProfile:
     local_capacity_bytes: int = 2048 * GiB
 
 
+def _no_fault(operation: str, args: tuple[Any, ...]) -> BaseException | None:
+    return None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -123,21 +127,30 @@ FROM vms AS v WHERE v.name = ?
 """
 
 
+# Looked up once: an enum's value lookup and .value are attribute walks, on every get_vm.
+_ISO = DiskKind.ISO.value
+_STATES = {state.value: state for state in VmState}
+
+
 def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState | None = None) -> VmInfo:
     """A VmInfo from a vms row, its (path, kind) disks and (mac, switch, vlan) NICs, in order."""
     return VmInfo(
         name=row["name"],
-        state=state or VmState(row["state"]),
+        state=state or _STATES.get(row["state"]) or VmState(row["state"]),
         uuid=row["uuid"],
         cpus=row["cpus"],
         memory_bytes=row["memory_bytes"],
         generation=row["generation"],
-        disks=tuple(path for path, kind in disks if kind != DiskKind.ISO.value),
-        isos=tuple(path for path, kind in disks if kind == DiskKind.ISO.value),
+        disks=tuple(path for path, kind in disks if kind != _ISO),
+        isos=tuple(path for path, kind in disks if kind == _ISO),
         nics=tuple(NicInfo(mac=mac, switch=switch, vlan=vlan) for mac, switch, vlan in nics),
         notes=row["notes"],
         host=row["host"],
     )
+
+
+_QUICK_READS: frozenset[str] = frozenset({"get_vm"})
+_CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {Capability.DEPLOY}
 
 
 class SimulatorHypervisor:
@@ -161,7 +174,7 @@ class SimulatorHypervisor:
         self.host = host or HostProfile()
         self.latency_s = latency_s
         if faults is None:
-            self._faults: FaultHook = lambda op, args: None
+            self._faults: FaultHook = _no_fault
         elif callable(faults):
             self._faults = faults
         else:
@@ -184,8 +197,19 @@ class SimulatorHypervisor:
     @property
     def capabilities(self) -> frozenset[Capability]:
         # Everything but DEPLOY: create-then-start is the operations layer's job for plug-ins
-        # whose host has no single-round-trip deploy.
-        return frozenset(Capability) - {Capability.DEPLOY}
+        # whose host has no single-round-trip deploy. One set, not one per call: it is asked
+        # on every deploy.
+        return _CAPABILITIES
+
+    @property
+    def quick_reads(self) -> frozenset[str]:
+        """``get_vm`` is one statement on a local database in WAL mode, where a reader does not
+        wait for writers: quick enough for an event loop (the agent answers a StartCommand
+        retry for a running VM without a thread hop). With a latency or a fault hook set, an
+        operation may sleep or block, so nothing is quick then."""
+        if self.latency_s or self._faults is not _no_fault:
+            return frozenset()
+        return _QUICK_READS
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own connection."""

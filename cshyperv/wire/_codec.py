@@ -504,8 +504,15 @@ class Converter:
     def _enum_encoder(info: TypeInfo) -> Encoder:
         enum_type = info.enum_type
         assert enum_type is not None
+        # The text of each declared member, looked up once: ``.value`` is a descriptor call.
+        # Names kept from a newer CloudStack (pseudo-members) are not in it and take the long way.
+        texts = {member: str(member.value) for member in enum_type}
 
         def encode(value: Any) -> str:
+            if type(value) is enum_type:
+                text = texts.get(value)
+                if text is not None:
+                    return text
             if isinstance(value, enum.Enum):
                 if not isinstance(value, enum_type):
                     raise EncodeError(f"expected {enum_type.__name__}, got {type(value).__name__}")

@@ -8,12 +8,13 @@ few members of those echoes and ignores the rest; none of the secrets must trave
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
-from cshyperv._redact import REDACTED, looks_secret, redact_text
+from cshyperv._redact import MAX_SCAN, REDACTED, looks_secret, redact_text
+from cshyperv.wire._codec import TypeInfo, field_specs
 from cshyperv.wire._model import META_SECRET, OpaqueTO, WireObject
 
 __all__ = ["redact_secrets"]
@@ -46,40 +47,117 @@ def redact_secrets(obj: W) -> W:
     return obj if result is _KEEP else result
 
 
-# Per class: what to do with each field by name (_PLAIN, _SECRET or _UNKNOWN; fields not named
-# are never looked at: wire_members and non-init fields never hold sent data), and whether the
-# instance's ``__dict__`` holds exactly its fields, so it can be read directly and a copy made by
-# filling a new ``__dict__`` (a dict class without validators, converters or a post-init hook, as
-# the codec builds them: what ``__init__`` would do, without its cost). Built once per class (a
-# benign race: two threads build the same value). Reading ``__dict__`` instead of one getattr per
-# declared field matters: an echoed VirtualMachineTO declares dozens of fields, most of them None.
-_PLAIN, _SECRET, _UNKNOWN = 0, 1, 2
-_Plan = tuple[dict[str, int], bool]
-_PLANS: dict[type[WireObject], _Plan] = {}
-# Values that cannot hold text: skipped without a call (most fields of an echoed VM).
-_SCALARS = (int, float, bool)
+# Per class: the fields that can hold text or a secret, each with what to do with it, and
+# whether the instance's ``__dict__`` holds exactly its fields, so it can be read directly and a
+# copy made by filling a new ``__dict__`` (a dict class without validators, converters or a
+# post-init hook, as the codec builds them: what ``__init__`` would do, without its cost).
+#
+# The plan comes from the declared types (the codec's own field_specs), so a field that can only
+# hold numbers or booleans is never looked at: an echoed VirtualMachineTO declares dozens of
+# fields, and visiting each of them on every answer cost more than decoding the command did.
+# Skipping by declared type is safe because the encoder refuses a value of another type (text in
+# an int or bool field is an EncodeError, never written). Enum fields are the exception: their
+# encoder also writes plain text, so their values are checked. Built once per class (a benign
+# race: two threads build the same value).
+_SECRET, _TEXT, _ENUM, _OBJECT, _TEXTS, _VALUE = range(6)
+_Plan = tuple[Callable[[dict[str, Any]], dict[str, Any] | None], bool]
+_PLANS: dict[type, _Plan] = {}
+_NO_TEXT = frozenset({"bool", "int", "float"})
+
+
+def _action(info: TypeInfo) -> int | None:
+    """What to do with a value declared as ``info``; None when it cannot hold text."""
+    kind = info.kind
+    if kind in _NO_TEXT:
+        return None
+    if kind == "str":
+        return _TEXT
+    if kind == "enum":
+        return _ENUM
+    if kind in ("object", "wrapped"):
+        return _OBJECT
+    if kind == "list":
+        item = _action(info.items[0])
+        if item is None:
+            return None
+        return _TEXTS if item == _TEXT else _VALUE
+    return _VALUE  # maps, pairs, raw JSON: walked by value
 
 
 def _plan(cls: type[WireObject]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
+        steps: list[tuple[str, int]] = []
+        for spec in field_specs(cls):
+            action = _SECRET if spec.field.metadata.get(META_SECRET) == "value" else _action(spec.info)
+            if action is not None:
+                steps.append((spec.attr, action))
         fields = attrs.fields(cls)
-        look = {
-            field.name: _SECRET
-            if field.metadata.get(META_SECRET) == "value"
-            else _UNKNOWN
-            if field.name == "unknown_members"
-            else _PLAIN
-            for field in fields
-            if field.name != "wire_members" and field.init
-        }
         plain = (
             getattr(cls, "__slots__", None) is None
             and not hasattr(cls, "__attrs_post_init__")
             and all(f.validator is None and f.converter is None and f.init for f in fields)
         )
-        plan = _PLANS[cls] = (look, plain)
+        plan = _PLANS[cls] = (_compile(cls, steps), plain)
     return plan
+
+
+def _compile(cls: type, steps: list[tuple[str, int]]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """A straight-line function from an instance's field values to its changes (None: none).
+
+    One block per field that can hold text or a secret, as the encoder is compiled: a loop over
+    the plan paid for the loop and the dispatch on every field of every echoed object. Text is
+    handed to redact_text only when it holds a character a credential pattern starts with (the
+    test _redact makes first) or is longer than MAX_SCAN (it is then cut): most text CloudStack
+    echoes (names, UUIDs, paths without a query) holds none.
+    """
+    lines = ["def changes_of(d):", "    c = None"]
+
+    def change(indent: str, name: str, value: str) -> None:
+        lines.append(f"{indent}if c is None:")
+        lines.append(f"{indent}    c = {{}}")
+        lines.append(f"{indent}c[{name!r}] = {value}")
+
+    def text(indent: str, name: str) -> None:
+        lines.append(f"{indent}if '=' in v or '@' in v or ':' in v or len(v) > MAX_SCAN:")
+        lines.append(f"{indent}    n = redact_text(v)")
+        lines.append(f"{indent}    if n != v:")
+        change(indent + "        ", name, "n")
+
+    def other(indent: str, name: str, call: str) -> None:
+        lines.append(f"{indent}n = {call}(v)")
+        lines.append(f"{indent}if n is not KEEP:")
+        change(indent + "    ", name, "n")
+
+    for name, action in [*steps, ("unknown_members", _VALUE)]:
+        lines.append(f"    v = d[{name!r}]")
+        if action == _SECRET:
+            lines.append("    if v is not None:")
+            change("        ", name, "None")
+        elif action == _TEXT:
+            lines.append("    if v:")
+            lines.append("        if type(v) is str:")
+            text("            ", name)
+            lines.append("        else:")
+            other("            ", name, "value")
+        elif action == _ENUM:
+            # A member of the enum is a name from the model; plain text is written as it is.
+            lines.append("    if v and type(v) is str:")
+            text("        ", name)
+        else:
+            lines.append("    if v:")
+            other("        ", name, "texts" if action == _TEXTS else "value")
+    lines.append("    return c")
+    namespace: dict[str, Any] = {
+        "KEEP": _KEEP,
+        "MAX_SCAN": MAX_SCAN,
+        "redact_text": redact_text,
+        "value": _value,
+        "texts": _texts,
+    }
+    exec(compile("\n".join(lines), f"<cshyperv redaction for {cls.__qualname__}>", "exec"), namespace)
+    function: Callable[[dict[str, Any]], dict[str, Any] | None] = namespace["changes_of"]
+    return function
 
 
 def _copy(obj: W, plain: bool, changes: dict[str, Any]) -> W:
@@ -95,33 +173,24 @@ def _object(obj: WireObject) -> Any:
     if isinstance(obj, OpaqueTO):
         members = _raw(obj.members)
         return _KEEP if members is _KEEP else attrs.evolve(obj, members=members)
-    changes: dict[str, Any] = {}
-    look, plain = _plan(type(obj))
-    items = obj.__dict__.items() if plain else ((name, getattr(obj, name)) for name in look)
-    for name, value in items:
-        if value is None:
-            continue
-        kind = look.get(name)
-        if kind is None:
-            continue
-        if kind == _SECRET:
-            changes[name] = None
-            continue
-        kind_of_value = type(value)
-        if kind_of_value is str:
-            if value:
-                text = redact_text(value)
-                if text != value:
-                    changes[name] = text
-            continue
-        if kind_of_value in _SCALARS or not value or isinstance(value, enum.Enum):
-            continue  # numbers, booleans, enum members, empty maps and lists: nothing to hide
-        new = _raw(value) if kind == _UNKNOWN else _value(value)
-        if new is not _KEEP:
-            changes[name] = new
-    if not changes:
+    changes_of, plain = _PLANS.get(type(obj)) or _plan(type(obj))
+    changes = changes_of(obj.__dict__ if plain else attrs.asdict(obj, recurse=False))
+    if changes is None:
         return _KEEP
     return _copy(obj, plain, changes)
+
+
+def _texts(values: list[Any]) -> Any:
+    """A list of text (boot arguments, host names): redacted item by item."""
+    out = None
+    for index, item in enumerate(values):
+        new = redact_text(item) if type(item) is str else _value(item)
+        if new is _KEEP or new == item:
+            continue
+        if out is None:
+            out = list(values)
+        out[index] = new
+    return _KEEP if out is None else out
 
 
 def _value(value: Any) -> Any:
