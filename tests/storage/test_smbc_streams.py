@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,6 +147,17 @@ def test_the_password_is_not_in_the_workers_arguments_or_environment(
         adaptor.close()
 
 
+def _kill_and_wait(pid: int) -> None:
+    """SIGKILL the worker and wait until the kernel has closed its pipes (it is a zombie, reaped by
+    its Popen later), so that the stream's next request to it fails instead of racing its death."""
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(1000):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("direction", ["write", "read"])
 def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, direction: str) -> None:
     data = _payload()
@@ -156,7 +168,7 @@ def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, dire
         writer.write(data[: 2 * PIECE])
         pid = getattr(writer, "worker_pid", None)
         assert isinstance(pid, int)
-        os.kill(pid, signal.SIGKILL)
+        _kill_and_wait(pid)
         writer.write(data[2 * PIECE :])
         assert getattr(writer, "streams", None) == 1
         writer.close()
@@ -167,7 +179,7 @@ def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, dire
         parts = [reader.read(PIECE // 2)]
         pid = getattr(reader, "worker_pid", None)
         assert isinstance(pid, int)
-        os.kill(pid, signal.SIGKILL)
+        _kill_and_wait(pid)
         while chunk := reader.read(PIECE):
             parts.append(chunk)
         assert getattr(reader, "streams", None) == 1
