@@ -448,6 +448,18 @@ class _Stream:
             worker.kill()
             _log.debug("libsmbclient second stream failed for %s; going on with one", self._shown)
 
+    def _next_done(self, on_failure: Callable[[], None]) -> tuple[int, int] | None:
+        """The worker's next finished piece ``(slot, count)``; None when there is no worker or it
+        just failed (then ``on_failure`` has moved its pieces back to this process)."""
+        worker = self._worker
+        if worker is None:
+            return None
+        try:
+            return worker.done()
+        except _WorkerFailed:
+            on_failure()
+            return None
+
     def _seek(self, offset: int) -> None:
         assert self._handle is not None
         if offset != self._position:
@@ -551,15 +563,10 @@ class SmbcReader(_Stream):
 
     def _wait_for(self, slot: int) -> None:
         while slot not in self._done:
-            worker = self._worker
-            if worker is None:
+            finished = self._next_done(self._lost_worker)
+            if finished is None:
                 return
-            try:
-                finished, count = worker.done()
-            except _WorkerFailed:
-                self._lost_worker()
-                return
-            self._done[finished] = count
+            self._done[finished[0]] = finished[1]
 
     def read(self, size: int = -1) -> bytes:
         if self._handle is None:
@@ -694,14 +701,10 @@ class SmbcWriter(_Stream):
 
     def _collect(self) -> None:
         """Wait for the worker to confirm one piece (or take its pieces back if it failed)."""
-        worker = self._worker
-        if worker is None:
+        finished = self._next_done(self._take_back)
+        if finished is None:
             return
-        try:
-            slot, _ = worker.done()
-        except _WorkerFailed:
-            self._take_back()
-            return
+        slot = finished[0]
         if self._pending.pop(slot, None) is not None:
             self._free.append(slot)
 

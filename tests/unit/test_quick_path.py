@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-
-import pytest
 
 from cshyperv.commands import CheckVirtualMachineCommand, StopCommand
 from cshyperv.resource import ServerResource, handle_request, handle_request_quickly
@@ -15,22 +12,6 @@ from cshyperv.wire import encode
 
 GiB = 1024**3
 START = "com.cloud.agent.api.StartCommand"
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> SimulatorHypervisor:
-    return SimulatorHypervisor(tmp_path / "state.db")
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    return Scenario()
-
-
-@pytest.fixture
-def resource(sim: SimulatorHypervisor, scenario: Scenario) -> ServerResource:
-    sim.files.create_disk(scenario.secondary_template_unc, 8 * GiB)
-    return ServerResource(sim, sim.storage_access())
 
 
 def _running(resource: ServerResource, scenario: Scenario) -> bytes:

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import attrs
-import pytest
 
 from cshyperv.commands import (
     Answer,
@@ -53,22 +52,6 @@ from cshyperv.testing.scenario import Scenario
 from cshyperv.wire import builtin_registry, encode_answers
 
 GiB = 1024**3
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> SimulatorHypervisor:
-    return SimulatorHypervisor(tmp_path / "state.db")
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    return Scenario()
-
-
-@pytest.fixture
-def resource(sim: SimulatorHypervisor, scenario: Scenario) -> ServerResource:
-    sim.files.create_disk(scenario.secondary_template_unc, 8 * GiB)
-    return ServerResource(sim, sim.storage_access())
 
 
 def deploy(resource: ServerResource, scenario: Scenario) -> str:
