@@ -22,6 +22,7 @@ Run (as root, with samba and smbclient installed — ``scripts/install-servers``
 from __future__ import annotations
 
 import argparse
+import atexit
 import filecmp
 import functools
 import os
@@ -119,6 +120,8 @@ def main() -> int:
         paths = ["smbprotocol"]
     size = args.size_mb * 1024 * 1024
     work = Path(tempfile.mkdtemp(prefix="cshyperv-bench-", dir=args.dir or in_memory(size)))
+    # Gigabytes in memory: gone at exit even when a round fails.
+    atexit.register(shutil.rmtree, work, True)
     print(f"files and shares in {work}")
     source = work / "source.bin"
     with source.open("wb") as out:
@@ -235,7 +238,6 @@ def main() -> int:
     ssc, streamed_s = copy_times
     print(f"{'copy within the share':26} server-side {mb / ssc:,.0f} MB/s ({ssc:.2f} s)"
           f" vs streamed {mb / streamed_s:,.0f} MB/s ({streamed_s:.2f} s): {streamed_s / ssc:.1f}x")  # fmt: skip
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

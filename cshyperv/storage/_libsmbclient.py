@@ -35,6 +35,7 @@ What a caller may rely on:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import errno
@@ -43,6 +44,7 @@ import logging
 import mmap
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,6 +131,8 @@ def _load() -> tuple[core.Library | None, str | None]:
     if os.environ.get("CSHYPERV_SMB_NO_LIBSMBCLIENT") == "1":
         return None, "the libsmbclient data path is turned off (CSHYPERV_SMB_NO_LIBSMBCLIENT=1)"
     folder = tempfile.mkdtemp(prefix="cshyperv-smbc-")
+    # Every context (and every worker) reads the file when it starts, so it stays until exit.
+    atexit.register(shutil.rmtree, folder, True)
     config = os.path.join(folder, "smb.conf")
     with open(config, "w", encoding="ascii") as out:
         out.write(core.CLIENT_CONFIG)

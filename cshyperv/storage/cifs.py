@@ -27,6 +27,7 @@ Two smbprotocol habits shape this module:
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import stat as statmod
@@ -42,6 +43,8 @@ from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
 __all__ = ["CifsStorageAdaptor"]
+
+_log = logging.getLogger(__name__)
 
 _TRUE = ("1", "true", "yes", "on")
 DATA_PATHS = ("auto", "libsmbclient", "smbprotocol")
@@ -94,6 +97,7 @@ class CifsStorageAdaptor(StatExists):
         self._encrypt = encrypt
         self._timeout = connection_timeout
         self._cache: dict[str, Any] = {}
+        self._established = False  # a session is set up in _cache (see _ready)
         self._lock = threading.Lock()
         self._smb = _import_smbclient()
         # The location as shown in errors and reprs: no credentials, ever.
@@ -164,20 +168,44 @@ class CifsStorageAdaptor(StatExists):
     @contextmanager
     def _errors(self, path: str) -> Iterator[None]:
         try:
+            self._ready()
             yield
         except Exception as exc:
+            if _is_connection_loss(exc):
+                self._established = False
             raise _map_error(exc, self._shown(path)) from None
+
+    def _ready(self) -> None:
+        """Set up the connection and session before the first request (and after a lost one).
+
+        A server may drop a connection it has just accepted (a busy Samba parent, a Windows
+        server restarting its SMB service); nothing of ours has run on it then, so setting it up
+        once more is safe. Later requests are never repeated: a lost connection mid-operation is
+        the caller's error to see."""
+        if self._established:
+            return
+        try:
+            self._smb.register_session(self.host, **self._kwargs())
+        except Exception as exc:
+            if not _is_connection_loss(exc):
+                raise
+            _log.debug("SMB connection to %s:%d dropped while being set up; once more", self.host, self.port)
+            self._smb.register_session(self.host, **self._kwargs())
+        self._established = True
 
     def connect(self) -> None:
         """Open the session now: a wrong password or an unreachable server fails here, clearly."""
-        with self._lock, self._errors(""):
-            self._smb.register_session(self.host, **self._kwargs())
+        with self._lock:
+            self._established = False
+            with self._errors(""):
+                pass
 
     def close(self) -> None:
         """Close this adaptor's SMB connections (others' are untouched)."""
         with self._lock:
             if self._smbc is not None:
                 self._smbc.close()
+            self._established = False
             try:
                 self._smb.reset_connection_cache(connection_cache=self._cache)
             except Exception:
@@ -292,6 +320,14 @@ class CifsStorageAdaptor(StatExists):
                 else:
                     yield rel
             stack.extend(reversed(subdirs))
+
+
+def _is_connection_loss(exc: BaseException) -> bool:
+    """The server closed or reset the connection (not: refused it, timed out, or said no)."""
+    from smbprotocol.exceptions import SMBConnectionClosed
+
+    lost = (SMBConnectionClosed, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError)
+    return isinstance(exc, lost)
 
 
 def _map_error(exc: BaseException, shown: str) -> BaseException:

@@ -51,10 +51,28 @@ def data_path(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# The session's Samba servers, whose logs a failing test's report shows (a dropped connection
+# in CI is otherwise a mystery once the temporary directories are gone).
+_SAMBAS: list[SambaServer] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if getattr(report, "failed", False) and call.when == "call":
+        for server in _SAMBAS:
+            for log in sorted(p for p in (server.root / "log").glob("*") if p.is_file()):
+                lines = log.read_text("utf-8", "replace").splitlines()[-40:]
+                if lines:
+                    report.sections.append((f"samba log {log}", "\n".join(lines)))
+    return report
+
+
 @pytest.fixture(scope="session")
 def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
     _require("samba")
     server = SambaServer(tmp_path_factory.mktemp("samba")).start()
+    _SAMBAS.append(server)
     yield server
     server.stop()
 
@@ -65,6 +83,7 @@ def samba_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServ
     _require("samba")
     server = SambaServer(tmp_path_factory.mktemp("samba-signed"), shares=(SambaShare("signed", signing="mandatory"),))
     server.start()
+    _SAMBAS.append(server)
     yield server
     server.stop()
 

@@ -225,3 +225,16 @@ def test_server_killed_with_two_streams_is_a_connection_error(tmp_path: Path, di
         assert "final.bin" not in os.listdir(target)
     finally:
         server.stop()
+
+
+def test_the_client_configuration_is_removed_when_the_process_exits(tmp_path: Path) -> None:
+    _require_data_path("libsmbclient")
+    import subprocess
+    import sys
+
+    probe = "from cshyperv.storage import libsmbclient_unavailable_reason as r; import os, sys; "
+    probe += "assert r() is None; print(os.listdir(os.environ['TMPDIR']))"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert "cshyperv-smbc-" in result.stdout  # it was there while the process ran
+    assert os.listdir(tmp_path) == []
