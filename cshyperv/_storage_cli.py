@@ -20,7 +20,7 @@ from typing import BinaryIO
 import click
 
 from cshyperv.errors import CSHyperVError
-from cshyperv.storage import RemoteStorageAccess, SmbCredentials, StorageAdaptor, install_template
+from cshyperv.storage import RemoteStorageAccess, SmbCredentials, StorageAdaptor
 from cshyperv.storage import copy_file as copy_between
 from cshyperv.storage.urls import StorageURLError
 
@@ -204,6 +204,8 @@ def storage_install_template(
     quiet: bool,
 ) -> None:
     """Download SOURCE (http(s) URL or any location) into FOLDER, verified and decompressed."""
+    from cshyperv.storage import install_template  # with its HTTP client: only this command needs it
+
     access = _access()
     with _errors():
         store, path = _locate(access, folder)

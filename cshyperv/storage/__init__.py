@@ -10,6 +10,10 @@ local directories that need no mount, no root and no kernel client.
 * :func:`install_template` — download, verify, decompress and publish a template.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from cshyperv.storage._adaptor import (
     DiskUsage,
     FileStat,
@@ -21,9 +25,26 @@ from cshyperv.storage._libsmbclient import unavailable_reason as libsmbclient_un
 from cshyperv.storage.access import RemoteStorageAccess, SmbCredentials, StorageAccess
 from cshyperv.storage.cifs import CifsStorageAdaptor
 from cshyperv.storage.nfs import NfsStorageAdaptor
-from cshyperv.storage.templates import Checksum, InstalledTemplate, install_template, read_template_properties
 from cshyperv.storage.transfer import copy_file, copy_stream
 from cshyperv.storage.urls import StorageURL, StorageURLError
+
+if TYPE_CHECKING:
+    from cshyperv.storage.templates import Checksum, InstalledTemplate, install_template, read_template_properties
+
+# Imported when first used: templates bring an HTTP client (urllib.request, http.client, ssl,
+# email), about 40 ms that a process which only copies a file (``cshyperv storage cp``) never needs.
+_FROM_TEMPLATES = ("Checksum", "InstalledTemplate", "install_template", "read_template_properties")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TEMPLATES:
+        from cshyperv.storage import templates
+
+        value = getattr(templates, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Checksum",

@@ -56,7 +56,7 @@ from typing import Any
 from cshyperv.errors import StorageConnectionError, StorageError
 from cshyperv.storage import _smbc_core as core
 
-__all__ = ["SmbcFiles", "SmbcReader", "SmbcWriter", "unavailable_reason"]
+__all__ = ["SmbcFiles", "SmbcReader", "SmbcWriter", "control_layout", "os_error", "unavailable_reason"]
 
 _log = logging.getLogger("cshyperv.storage")
 
@@ -118,12 +118,15 @@ class _Loader:
     def __init__(self) -> None:
         self.library: core.Library | None = None
         self.error: str | None = None
+        self.layout: core.Layout | None = None
         self._lock = threading.Lock()
 
     def get(self) -> core.Library | None:
         with self._lock:
             if self.library is None and self.error is None:
                 self.library, self.error = _load()
+                if self.library is not None:
+                    self.layout = core.layout(self.library.config)
             return self.library
 
 
@@ -151,6 +154,13 @@ def unavailable_reason() -> str | None:
     return _LOADER.error
 
 
+def control_layout() -> core.Layout | None:
+    """The ``struct stat`` layout that libsmbclient's control operations need, or None when the
+    library is missing or this machine's layout is not one :func:`core.layout` recognises."""
+    _LOADER.get()
+    return _LOADER.layout
+
+
 # The library reads straight into a new bytes object: allocated uninitialised and filled before
 # anything else sees it (what C extensions do), which saves a zero-fill and a copy of every chunk.
 _new_bytes_c = ctypes.pythonapi.PyBytes_FromStringAndSize
@@ -170,7 +180,9 @@ def _bytes_address(data: bytes) -> int:
     return int(_bytes_as_string(data))
 
 
-def _error(code: int, shown: str, action: str) -> OSError:
+def os_error(code: int, shown: str, action: str) -> OSError:
+    """The error a caller sees for the library's errno ``code``: a :class:`StorageConnectionError`
+    for a lost or unreachable server, else the :class:`OSError` subclass the errno names."""
     code = code or errno.EIO
     if code in _CONNECTION_ERRNOS:
         return StorageConnectionError(f"the SMB connection failed or was closed ({action})", location=shown)
@@ -178,7 +190,7 @@ def _error(code: int, shown: str, action: str) -> OSError:
 
 
 def _raise(exc: OSError, shown: str) -> OSError:
-    return _error(exc.errno or errno.EIO, shown, exc.strerror or "call")
+    return os_error(exc.errno or errno.EIO, shown, exc.strerror or "call")
 
 
 def _parallel_from() -> int | None:
@@ -231,7 +243,8 @@ class SmbcFiles:
         quoted = [urllib.parse.quote(p, safe="") for p in (self._share, *parts)]
         return ("smb://" + host + "/" + "/".join(quoted)).encode()
 
-    def _context(self) -> core.Context:
+    def new_context(self) -> core.Context:
+        """A context (and so, at its first call, a connection and session) of its own."""
         try:
             return core.Context(
                 self._lib, port=self._port, timeout_ms=self._timeout_ms, encrypt=self._encrypt, credentials=self._secret
@@ -240,13 +253,13 @@ class SmbcFiles:
             raise StorageError(exc.strerror or "libsmbclient failed", code=exc.errno or errno.EIO) from None
 
     def open(self, parts: list[str], shown: str, *, write: bool) -> SmbcReader | SmbcWriter:
-        context = self._context()
+        context = self.new_context()
         flags = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if write else os.O_RDONLY
         try:
             handle = context.open(self.url(parts), flags)
         except OSError as exc:
             context.free()
-            raise _error(exc.errno or errno.EIO, shown, "open") from None
+            raise os_error(exc.errno or errno.EIO, shown, "open") from None
         threshold = _parallel_from()
         start = None if threshold is None else _Start(lambda: self._worker(parts, write), threshold)
         if write:
@@ -490,7 +503,7 @@ class _Stream:
             if shared is not None:
                 shared.release()
         if failure is not None and healthy:
-            raise _error(failure.errno or errno.EIO, self._shown, "close")
+            raise os_error(failure.errno or errno.EIO, self._shown, "close")
 
     def close(self) -> None:
         self._finish(True)

@@ -12,10 +12,22 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 import threading
 from typing import Any
 
-__all__ = ["CALL_LOCK", "CLIENT_CONFIG", "Context", "Credentials", "Library", "load"]
+__all__ = [
+    "CALL_LOCK",
+    "CLIENT_CONFIG",
+    "SMBC_DIR",
+    "SMBC_FILE",
+    "Context",
+    "Credentials",
+    "Layout",
+    "Library",
+    "layout",
+    "load",
+]
 
 LIBRARY_NAMES = ("libsmbclient.so.0", "libsmbclient.so")
 _ENCRYPT_DEFAULT, _ENCRYPT_REQUIRE = -1, 2
@@ -35,6 +47,14 @@ _OPEN_FN = ctypes.CFUNCTYPE(_P, _P, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint
 _RW_FN = ctypes.CFUNCTYPE(ctypes.c_ssize_t, _P, _P, _P, ctypes.c_size_t, use_errno=True)
 _CLOSE_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, _P, use_errno=True)
 _LSEEK_FN = ctypes.CFUNCTYPE(ctypes.c_int64, _P, _P, ctypes.c_int64, ctypes.c_int, use_errno=True)
+# The control operations (stat, directories, rename, remove, free space) of :class:`Context`.
+_STAT_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_char_p, _P, use_errno=True)
+_OPENDIR_FN = ctypes.CFUNCTYPE(_P, _P, ctypes.c_char_p, use_errno=True)
+_READDIR_FN = ctypes.CFUNCTYPE(_P, _P, _P, use_errno=True)
+_CLOSEDIR_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, _P, use_errno=True)
+_MKDIR_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_uint, use_errno=True)
+_PATH_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_char_p, use_errno=True)
+_RENAME_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_char_p, _P, ctypes.c_char_p, use_errno=True)
 
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "smbc_new_context": (_P, []),
@@ -53,7 +73,106 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "smbc_getFunctionWrite": (_RW_FN, [_P]),
     "smbc_getFunctionClose": (_CLOSE_FN, [_P]),
     "smbc_getFunctionLseek": (_LSEEK_FN, [_P]),
+    "smbc_getFunctionStat": (_STAT_FN, [_P]),
+    "smbc_getFunctionOpendir": (_OPENDIR_FN, [_P]),
+    "smbc_getFunctionReaddir": (_READDIR_FN, [_P]),
+    "smbc_getFunctionClosedir": (_CLOSEDIR_FN, [_P]),
+    "smbc_getFunctionMkdir": (_MKDIR_FN, [_P]),
+    "smbc_getFunctionRmdir": (_PATH_FN, [_P]),
+    "smbc_getFunctionUnlink": (_PATH_FN, [_P]),
+    "smbc_getFunctionRename": (_RENAME_FN, [_P]),
+    "smbc_getFunctionStatVFS": (_STAT_FN, [_P]),
 }
+
+SMBC_DIR, SMBC_FILE = 7, 8
+"""``smbc_type`` of a directory entry (libsmbclient.h); shares, servers and links are others."""
+
+
+class _Dirent(ctypes.Structure):
+    # struct smbc_dirent; ``name`` is really a NUL-terminated string running past the struct.
+    _fields_ = (
+        ("smbc_type", ctypes.c_uint),
+        ("dirlen", ctypes.c_uint),
+        ("commentlen", ctypes.c_uint),
+        ("comment", ctypes.c_char_p),
+        ("namelen", ctypes.c_uint),
+        ("name", ctypes.c_char * 1),
+    )
+
+
+_NAME_OFFSET: int = _Dirent.name.offset
+_STRUCT_BYTES = 512  # more than struct stat or struct statvfs take on any Linux ABI
+
+
+class Layout:
+    """Where ``struct stat`` and ``struct statvfs`` keep the fields read here on this machine.
+
+    They differ between ABIs (``st_mode`` is at byte 24 on x86-64, 16 on arm64), and a wrong
+    guess would read garbage without any error. So the layout is not assumed: :func:`layout`
+    asks the C library to fill both structures for a local file, and takes the candidate whose
+    fields agree with :func:`os.stat` and :func:`os.statvfs`; with none, the control operations
+    are not offered (the caller uses another client for them)."""
+
+    def __init__(self, mode: int, size: int, mtime: int) -> None:
+        self.mode, self.size, self.mtime = mode, size, mtime
+
+    def stat(self, buffer: Any) -> tuple[int, int, float]:
+        """``(st_mode, st_size, st_mtime)`` from a filled ``struct stat``."""
+        mode, size, seconds, nanos = self.fields(buffer)
+        return mode, size, seconds + nanos / 1e9
+
+    def fields(self, buffer: Any) -> tuple[int, int, int, int]:
+        """``(st_mode, st_size, mtime seconds, mtime nanoseconds)``, as integers."""
+        raw = bytes(buffer)
+
+        def number(offset: int, size: int) -> int:
+            return int.from_bytes(raw[offset : offset + size], "little", signed=size == 8)
+
+        return number(self.mode, 4), number(self.size, 8), number(self.mtime, 8), number(self.mtime + 8, 8)
+
+    @staticmethod
+    def statvfs(buffer: Any) -> tuple[int, int, int, int]:
+        """``(f_bsize, f_frsize, f_blocks, f_bavail)`` from a filled ``struct statvfs`` (LP64)."""
+        raw = bytes(buffer)
+        bsize, frsize, blocks, avail = (int.from_bytes(raw[o : o + 8], "little") for o in (0, 8, 16, 32))
+        return bsize, frsize, blocks, avail
+
+
+# (st_mode, st_size, st_mtim) offsets: x86-64; then the generic layout of arm64 and riscv64.
+_STAT_CANDIDATES = ((24, 48, 88), (16, 48, 88))
+
+
+def layout(probe: str) -> Layout | None:
+    """The structure layout of this machine, checked on the local file ``probe``; None when no
+    candidate matches (another ABI, a big-endian machine, a C library without ``stat``)."""
+    if sys.byteorder != "little" or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        c_stat, c_statvfs = libc.stat, libc.statvfs
+    except (OSError, AttributeError):
+        return None
+    for function in (c_stat, c_statvfs):
+        function.restype = ctypes.c_int
+        function.argtypes = [ctypes.c_char_p, _P]
+    buffer = ctypes.create_string_buffer(_STRUCT_BYTES)
+    if c_stat(probe.encode(), buffer) != 0:
+        return None
+    st = os.stat(probe)
+    found = None
+    for mode, size, mtime in _STAT_CANDIDATES:
+        candidate = Layout(mode, size, mtime)
+        if candidate.fields(buffer) == (st.st_mode, st.st_size, *divmod(st.st_mtime_ns, 10**9)):
+            found = candidate
+            break
+    vfs = ctypes.create_string_buffer(_STRUCT_BYTES)
+    if found is None or c_statvfs(probe.encode(), vfs) != 0:
+        return None
+    bsize, frsize, blocks, _ = Layout.statvfs(vfs)
+    expected = os.statvfs(probe)
+    if (bsize, frsize, blocks) != (expected.f_bsize, expected.f_frsize, expected.f_blocks):
+        return None
+    return found
 
 
 class Library:
@@ -153,6 +272,15 @@ class Context:
             self._write = raw.smbc_getFunctionWrite(ctx)
             self._close = raw.smbc_getFunctionClose(ctx)
             self._lseek = raw.smbc_getFunctionLseek(ctx)
+            self._stat = raw.smbc_getFunctionStat(ctx)
+            self._opendir = raw.smbc_getFunctionOpendir(ctx)
+            self._readdir = raw.smbc_getFunctionReaddir(ctx)
+            self._closedir = raw.smbc_getFunctionClosedir(ctx)
+            self._mkdir = raw.smbc_getFunctionMkdir(ctx)
+            self._rmdir = raw.smbc_getFunctionRmdir(ctx)
+            self._unlink = raw.smbc_getFunctionUnlink(ctx)
+            self._rename = raw.smbc_getFunctionRename(ctx)
+            self._statvfs = raw.smbc_getFunctionStatVFS(ctx)
 
     def __repr__(self) -> str:
         return "<libsmbclient context>"
@@ -214,6 +342,77 @@ class Context:
             code = ctypes.get_errno()
         if result != 0:
             raise OSError(code or errno.EIO, "close")
+
+    # -- control operations (used by one thread at a time, like the data calls) ----------------
+
+    def stat(self, url: bytes, layout: Layout) -> tuple[int, int, float]:
+        """``(st_mode, st_size, st_mtime)`` of ``url``."""
+        buffer = ctypes.create_string_buffer(_STRUCT_BYTES)
+        with CALL_LOCK:
+            result = self._stat(self.ctx, url, buffer)
+            code = ctypes.get_errno()
+        if result != 0:
+            raise OSError(code or errno.EIO, "stat")
+        return layout.stat(buffer)
+
+    def statvfs(self, url: bytes) -> tuple[int, int, int, int]:
+        """``(f_bsize, f_frsize, f_blocks, f_bavail)`` of the share holding ``url``. For a share,
+        libsmbclient puts the sector size in ``f_bsize`` and the sectors per allocation unit in
+        ``f_frsize``: the bytes of a block are their product."""
+        buffer = ctypes.create_string_buffer(_STRUCT_BYTES)
+        with CALL_LOCK:
+            result = self._statvfs(self.ctx, url, buffer)
+            code = ctypes.get_errno()
+        if result != 0:
+            raise OSError(code or errno.EIO, "statvfs")
+        return Layout.statvfs(buffer)
+
+    def entries(self, url: bytes) -> list[tuple[str, int]]:
+        """``(name, smbc_type)`` of every entry of the directory ``url`` but ``.`` and ``..``."""
+        with CALL_LOCK:
+            handle = self._opendir(self.ctx, url)
+            code = ctypes.get_errno()
+            if not handle:
+                raise OSError(code or errno.EIO, "opendir")
+            found: list[tuple[str, int]] = []
+            try:
+                while True:
+                    ctypes.set_errno(0)
+                    entry = self._readdir(self.ctx, handle)
+                    code = ctypes.get_errno()
+                    if not entry:
+                        if code:
+                            raise OSError(code, "readdir")
+                        break
+                    kind = _Dirent.from_address(entry).smbc_type
+                    name = ctypes.string_at(entry + _NAME_OFFSET).decode("utf-8", "surrogateescape")
+                    if name not in (".", ".."):
+                        found.append((name, kind))
+            finally:
+                self._closedir(self.ctx, handle)
+        return found
+
+    def mkdir(self, url: bytes) -> None:
+        self._path_call(self._mkdir, "mkdir", url, 0o755)
+
+    def rmdir(self, url: bytes) -> None:
+        self._path_call(self._rmdir, "rmdir", url)
+
+    def unlink(self, url: bytes) -> None:
+        self._path_call(self._unlink, "unlink", url)
+
+    def rename(self, source: bytes, target: bytes) -> None:
+        """Rename within this context's share. libsmbclient replaces an existing ``target`` by
+        removing it first (not atomic): callers that must keep the old file until the new one
+        is in place check first."""
+        self._path_call(self._rename, "rename", source, self.ctx, target)
+
+    def _path_call(self, function: Any, action: str, url: bytes, *rest: Any) -> None:
+        with CALL_LOCK:
+            result = function(self.ctx, url, *rest)
+            code = ctypes.get_errno()
+        if result != 0:
+            raise OSError(code or errno.EIO, action)
 
     def free(self) -> None:
         with CALL_LOCK:

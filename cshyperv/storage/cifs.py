@@ -1,5 +1,5 @@
-"""CIFS/SMB storage from user space: smbprotocol (pure Python, SMB 2/3) for every operation, and
-Samba's libsmbclient (C, through :mod:`ctypes`) for the bytes of streamed reads and writes.
+"""CIFS/SMB storage from user space: Samba's libsmbclient (C, through :mod:`ctypes`) where it is
+installed, and smbprotocol (pure Python, SMB 2/3) for what libsmbclient cannot do, or everything.
 
 Nothing is mounted: every operation opens (or reuses) an SMB session of its own. Messages are
 always signed (tampering with a template or volume in transit is detected) and encrypted when
@@ -10,8 +10,11 @@ The data path (``open_read``/``open_write``, so every streamed copy and template
 chosen per adaptor: ``data_path="auto"`` (the default, or ``CSHYPERV_SMB_DATA_PATH``) takes
 libsmbclient when the shared library is installed and the adaptor has a password, else
 smbprotocol's pipelined reads and writes; ``"libsmbclient"`` insists (``ENOSYS`` without it),
-``"smbprotocol"`` never uses it. Listing, stat, rename, remove and server-side copies always go
-through smbprotocol.
+``"smbprotocol"`` never uses it. On the libsmbclient path the control operations (stat, listing,
+mkdir, rename to a new name, remove, free space) go through libsmbclient too, on one kept
+connection (:mod:`._smbc_control`), so a process that only copies a file never loads smbprotocol;
+server-side copies and a rename that replaces an existing file (atomic only in smbprotocol: the
+library removes the old file first) go through smbprotocol, imported when first needed.
 
 Two smbprotocol habits shape this module:
 
@@ -40,6 +43,7 @@ from cshyperv.errors import StorageAuthenticationError, StorageConnectionError, 
 from cshyperv.storage import _libsmbclient
 from cshyperv.storage._adaptor import DiskUsage, FileStat, MappedStream, StatExists, clean_parts
 from cshyperv.storage._smb_pipeline import PipelinedReader, PipelinedWriter
+from cshyperv.storage._smbc_control import SmbcControl
 from cshyperv.storage.urls import StorageURL, StorageURLError
 
 __all__ = ["CifsStorageAdaptor"]
@@ -99,10 +103,20 @@ class CifsStorageAdaptor(StatExists):
         self._cache: dict[str, Any] = {}
         self._established = False  # a session is set up in _cache (see _ready)
         self._lock = threading.Lock()
-        self._smb = _import_smbclient()
+        self._smbprotocol: Any = None  # the smbclient module, imported when first needed
         # The location as shown in errors and reprs: no credentials, ever.
         self.location = StorageURL(scheme="cifs", host=self.host, port=self.port, share=self.share).unc()
         self._smbc = self._data_path(data_path or os.environ.get("CSHYPERV_SMB_DATA_PATH") or "auto")
+        layout = _libsmbclient.control_layout() if self._smbc is not None else None
+        self._control = None if self._smbc is None or layout is None else SmbcControl(self._smbc, layout)
+        if self._control is None:
+            self._smb  # noqa: B018 - fails now, with ENOSYS, when smbprotocol is missing
+
+    @property
+    def _smb(self) -> Any:
+        if self._smbprotocol is None:
+            self._smbprotocol = _import_smbclient()
+        return self._smbprotocol
 
     def _data_path(self, choice: str) -> _libsmbclient.SmbcFiles | None:
         if choice not in DATA_PATHS:
@@ -133,6 +147,12 @@ class CifsStorageAdaptor(StatExists):
         ``"smbprotocol"``."""
         return "smbprotocol" if self._smbc is None else "libsmbclient"
 
+    @property
+    def control_path(self) -> str:
+        """Which library runs stat, listing, mkdir, rename and remove: ``"libsmbclient"`` (with
+        smbprotocol for server-side copies and replacing renames) or ``"smbprotocol"``."""
+        return "smbprotocol" if self._control is None else "libsmbclient"
+
     def __repr__(self) -> str:
         return (
             f"CifsStorageAdaptor({self.location!r}, port={self.port}, user={self._username!r},"
@@ -160,6 +180,23 @@ class CifsStorageAdaptor(StatExists):
 
     def _shown(self, path: str) -> str:
         return self.unc(path)
+
+    def _parts(self, path: str) -> list[str]:
+        return [*self._base, *clean_parts(path)]
+
+    def _explain_refusal(self) -> None:
+        """libsmbclient says EACCES for a refused logon and for a refused file alike; smbprotocol
+        tells them apart: raises :class:`StorageAuthenticationError` for the first, else returns."""
+        with self._lock, self._errors(""):
+            pass
+
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        try:
+            yield
+        except PermissionError:
+            self._explain_refusal()
+            raise
 
     def _mapper(self, path: str) -> Callable[[BaseException], BaseException]:
         shown = self._shown(path)
@@ -195,6 +232,10 @@ class CifsStorageAdaptor(StatExists):
 
     def connect(self) -> None:
         """Open the session now: a wrong password or an unreachable server fails here, clearly."""
+        if self._control is not None:
+            with self._refusals():
+                self._control.connect(self.location)
+            return
         with self._lock:
             self._established = False
             with self._errors(""):
@@ -205,20 +246,31 @@ class CifsStorageAdaptor(StatExists):
         with self._lock:
             if self._smbc is not None:
                 self._smbc.close()
+            if self._control is not None:
+                self._control.close()
             self._established = False
+            if self._smbprotocol is None:
+                return
             try:
-                self._smb.reset_connection_cache(connection_cache=self._cache)
+                self._smbprotocol.reset_connection_cache(connection_cache=self._cache)
             except Exception:
                 self._cache.clear()
 
     # -- the StorageAdaptor protocol ---------------------------------------------------------
 
     def stat(self, path: str) -> FileStat:
+        if self._control is not None:
+            with self._refusals():
+                size, is_dir, mtime = self._control.stat(self._parts(path), self._shown(path))
+            return FileStat(size=size, is_dir=is_dir, mtime=mtime)
         with self._errors(path):
             st = self._smb.stat(self.unc(path), **self._kwargs())
         return FileStat(size=st.st_size, is_dir=statmod.S_ISDIR(st.st_mode), mtime=st.st_mtime)
 
     def listdir(self, path: str = "") -> list[str]:
+        if self._control is not None:
+            with self._refusals():
+                return [name for name, _ in self._control.entries(self._parts(path), self._shown(path))]
         with self._errors(path):
             return sorted(self._smb.listdir(self.unc(path), **self._kwargs()))
 
@@ -242,18 +294,15 @@ class CifsStorageAdaptor(StatExists):
 
     def _open_smbc(self, path: str, *, write: bool) -> BinaryIO:
         assert self._smbc is not None
-        parts = [*self._base, *clean_parts(path)]
-        shown = self._shown(path)
-        try:
-            stream = self._smbc.open(parts, shown, write=write)
-        except PermissionError:
-            # libsmbclient says EACCES for a refused logon and for a refused file alike; the
-            # control path tells them apart (and raises StorageAuthenticationError for the first).
-            self.connect()
-            raise
+        with self._refusals():
+            stream = self._smbc.open(self._parts(path), self._shown(path), write=write)
         return cast(BinaryIO, MappedStream(stream, self._mapper(path)))
 
     def mkdir(self, path: str, *, parents: bool = True) -> None:
+        if self._control is not None:
+            with self._refusals():
+                self._smbc_mkdir(self._parts(path), parents=parents)
+            return
         with self._errors(path):
             if parents:
                 self._smb.makedirs(self.unc(path), exist_ok=True, **self._kwargs())
@@ -264,7 +313,26 @@ class CifsStorageAdaptor(StatExists):
                     if exc.errno != errno.EEXIST:
                         raise
 
+    def _smbc_mkdir(self, full: list[str], *, parents: bool) -> None:
+        """``mkdir`` of ``full`` (components below the share), with its parents if ``parents``."""
+        assert self._control is not None
+        shown = "\\\\" + "\\".join([self.host, self.share, *full])
+        try:
+            self._control.mkdir(full, shown)
+        except FileExistsError:
+            if parents and not self._control.stat(full, shown)[1]:
+                raise  # a file of that name: as os.makedirs(exist_ok=True)
+        except FileNotFoundError:
+            if not parents or len(full) < 2:
+                raise
+            self._smbc_mkdir(full[:-1], parents=True)
+            self._control.mkdir(full, shown)
+
     def rename(self, source: str, target: str) -> None:
+        if self._control is not None and not self.exists(target):
+            with self._refusals():
+                self._control.rename(self._parts(source), self._parts(target), self._shown(source))
+            return
         with self._errors(source):
             # replace, not rename: SMB's plain rename refuses an existing target.
             self._smb.replace(self.unc(source), self.unc(target), **self._kwargs())
@@ -274,11 +342,25 @@ class CifsStorageAdaptor(StatExists):
             st = self.stat(path)
         except FileNotFoundError:
             return
+        if self._control is not None:
+            with self._refusals():
+                self._smbc_remove(clean_parts(path), st.is_dir)
+            return
         with self._errors(path):
             if st.is_dir:
                 self._smb.shutil.rmtree(self.unc(path), **self._kwargs())
             else:
                 self._smb.remove(self.unc(path), **self._kwargs())
+
+    def _smbc_remove(self, parts: list[str], is_dir: bool) -> None:
+        assert self._control is not None
+        full, shown = [*self._base, *parts], self._shown("/".join(parts))
+        if is_dir:
+            for name, below_is_dir in self._control.entries(full, shown):
+                self._smbc_remove([*parts, name], below_is_dir)
+            self._control.rmdir(full, shown)
+        else:
+            self._control.unlink(full, shown)
 
     def copy(self, source: str, target: str) -> None:
         """Server-side copy (FSCTL_SRV_COPYCHUNK): the bytes never cross the network."""
@@ -299,6 +381,10 @@ class CifsStorageAdaptor(StatExists):
         return True
 
     def disk_usage(self, path: str = "") -> DiskUsage:
+        if self._control is not None:
+            with self._refusals():
+                total, free = self._control.disk_usage(self._parts(path), self._shown(path))
+            return DiskUsage(total_bytes=total, free_bytes=free)
         with self._errors(path):
             result = self._smb.stat_volume(self.unc(path), **self._kwargs())
         return DiskUsage(total_bytes=result.total_size, free_bytes=result.caller_available_size)
@@ -308,26 +394,40 @@ class CifsStorageAdaptor(StatExists):
         stack = ["/".join(base)]
         while stack:
             current = stack.pop()
-            with self._errors(current):
-                entries = sorted(self._smb.scandir(self.unc(current), **self._kwargs()), key=lambda e: e.name)
             subdirs = []
-            for entry in entries:
-                rel = f"{current}/{entry.name}" if current else entry.name
-                # entry.is_dir() comes from the directory listing itself (no extra round trip;
-                # entry.stat() would also forget the port).
-                if entry.is_dir():
+            for name, is_dir in self._entries(current):
+                rel = f"{current}/{name}" if current else name
+                if is_dir:
                     subdirs.append(rel)
                 else:
                     yield rel
             stack.extend(reversed(subdirs))
 
+    def _entries(self, path: str) -> list[tuple[str, bool]]:
+        """``(name, is_dir)`` of a directory's entries, sorted by name."""
+        if self._control is not None:
+            with self._refusals():
+                return self._control.entries(self._parts(path), self._shown(path))
+        with self._errors(path):
+            # is_dir() comes from the directory listing itself (no extra round trip;
+            # entry.stat() would also forget the port).
+            return sorted((e.name, e.is_dir()) for e in self._smb.scandir(self.unc(path), **self._kwargs()))
+
 
 def _is_connection_loss(exc: BaseException) -> bool:
     """The server closed or reset the connection (not: refused it, timed out, or said no)."""
-    from smbprotocol.exceptions import SMBConnectionClosed
+    from smbprotocol.exceptions import SMBConnectionClosed, SMBOSError
 
     lost = (SMBConnectionClosed, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError)
-    return isinstance(exc, lost)
+    if isinstance(exc, lost):
+        return True
+    # smbprotocol's receive thread closes the socket when the server does; a request racing it
+    # then fails on the closed socket with EBADF (or ENOTCONN). An SMBOSError is the server's
+    # answer, not the socket's.
+    return isinstance(exc, OSError) and not isinstance(exc, SMBOSError) and exc.errno in _CLOSED_SOCKET
+
+
+_CLOSED_SOCKET = frozenset({errno.EBADF, errno.ENOTCONN})
 
 
 def _map_error(exc: BaseException, shown: str) -> BaseException:
@@ -356,7 +456,9 @@ def _map_error(exc: BaseException, shown: str) -> BaseException:
     if isinstance(exc, SMBResponseException):
         status = getattr(exc, "status", None)
         return StorageError(f"SMB request failed with status 0x{int(status or 0):08x}", location=shown)
-    if isinstance(exc, (SMBConnectionClosed, ConnectionError, socket.timeout, TimeoutError, EOFError)):
+    if isinstance(exc, (SMBConnectionClosed, ConnectionError, socket.timeout, TimeoutError, EOFError)) or (
+        _is_connection_loss(exc)
+    ):
         return StorageConnectionError("the SMB connection failed or was closed", location=shown)
     if isinstance(exc, ValueError) and "connect" in str(exc).lower():
         # smbprotocol reports a refused or unreachable server as ValueError("Failed to connect ...").

@@ -118,6 +118,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
         disk.mkdir()
         cifs = CifsStorageAdaptor(samba.url(share, folder), data_path=data_path)
         assert cifs.data_path == data_path
+        assert cifs.control_path == data_path  # stat, listing, rename, remove: the same library
         adaptor = cifs
     else:
         server: NfsServer = request.getfixturevalue("nfs")

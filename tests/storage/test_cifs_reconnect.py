@@ -1,5 +1,6 @@
 """A server that drops connections: set-up is tried twice (not forever), and the calls after a
-lost connection reconnect. Real Samba behind a loopback TCP relay that can drop and cut."""
+lost connection reconnect, on either library's control path. Real Samba behind a loopback TCP
+relay that can drop and cut."""
 
 from __future__ import annotations
 
@@ -73,14 +74,15 @@ class Relay:
 
 
 @pytest.fixture
-def relayed(samba: SambaServer) -> Iterator[tuple[Relay, CifsStorageAdaptor, SambaServer]]:
+def relayed(samba: SambaServer, data_path: str) -> Iterator[tuple[Relay, CifsStorageAdaptor, SambaServer]]:
+    """An adaptor through the relay; its control operations go through ``data_path``'s library."""
     folder = f"r-{uuid.uuid4().hex[:8]}"
     (samba.share_path("share") / folder).mkdir()
     (samba.share_path("share") / folder / "here.txt").write_bytes(b"here")
     relay = Relay(samba.port)
     query = urllib.parse.urlencode({"user": samba.username, "password": samba.password})
     adaptor = CifsStorageAdaptor(
-        f"cifs://127.0.0.1:{relay.port}/share/{folder}?{query}", data_path="smbprotocol", connection_timeout=10
+        f"cifs://127.0.0.1:{relay.port}/share/{folder}?{query}", data_path=data_path, connection_timeout=10
     )
     yield relay, adaptor, samba
     adaptor.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from cshyperv.testing.servers import NfsServer, SambaServer
 
+from .conftest import _require_data_path
+
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -96,3 +98,48 @@ def test_install_template_from_a_store(samba: SambaServer, nfs: NfsServer) -> No
         nfs.url("sec/template/tmpl/1/9"),
     )
     assert again.returncode == 0 and again.stdout.startswith("already installed")
+
+
+_REPORT_MODULES = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: print('modules:', *sorted(m for m in ('smbprotocol', 'cshyperv.storage.templates')"
+    " if m in sys.modules), file=sys.stderr))\n"
+    "sys.argv = ['cshyperv', *sys.argv[1:]]\n"
+    "runpy.run_module('cshyperv.cli', run_name='__main__')\n"
+)
+
+
+def _modules_after(*args: str, env: dict[str, str]) -> list[str]:
+    """The heavy modules a ``cshyperv`` process had loaded when it ended (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _REPORT_MODULES, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr.rsplit("modules:", 1)[1].split()
+
+
+def test_on_libsmbclient_a_copy_loads_no_second_smb_client(samba: SambaServer, tmp_path: Path) -> None:
+    # smbprotocol's import and session cost a CLI process ~0.25 s; libsmbclient does it all,
+    # except replacing an existing file (atomic only through smbprotocol).
+    _require_data_path("libsmbclient")
+    (tmp_path / "t.bin").write_bytes(os.urandom(100_000))
+    env = {
+        "CSHYPERV_SMB_USERNAME": samba.username,
+        "CSHYPERV_SMB_PASSWORD": samba.password,
+        "CSHYPERV_SMB_DATA_PATH": "libsmbclient",
+    }
+    remote = f"cifs://127.0.0.1:{samba.port}/share/lean/t.bin"
+    assert _modules_after("storage", "cp", "-q", str(tmp_path / "t.bin"), remote, env=env) == []
+    assert _modules_after("storage", "cp", "-q", remote, str(tmp_path / "back.bin"), env=env) == []
+    assert (tmp_path / "back.bin").read_bytes() == (tmp_path / "t.bin").read_bytes()
+    assert _modules_after("storage", "ls", "-l", "-R", remote.rsplit("/", 1)[0], env=env) == []
+    assert _modules_after("storage", "df", remote.rsplit("/", 1)[0], env=env) == []
+    # The target exists now: the atomic replace goes through smbprotocol.
+    assert _modules_after("storage", "cp", "-q", str(tmp_path / "t.bin"), remote, env=env) == ["smbprotocol"]
+    assert _modules_after("storage", "rm", "-r", remote.rsplit("/", 1)[0], env=env) == []
+    assert not (samba.share_path("share") / "lean").exists()
