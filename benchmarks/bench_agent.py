@@ -1,29 +1,42 @@
 """Agent throughput over HTTPS keep-alive, side by side with a fixed-body floor on the same stack.
 
-Run: ``python benchmarks/bench_agent.py [--seconds 5] [--clients 1,4,8] [--no-hyperv]``
+Run: ``python benchmarks/bench_agent.py [--seconds 3] [--rounds 3] [--clients 1,4,8] [--no-hyperv]``
 
 The floor is an ASGI app answering every POST with the very bytes the agent answers that case
 with, under the same uvicorn/TLS configuration: what the server stack alone costs. Against it:
 CheckHealthCommand and StartCommand (a running VM: the idempotent path CloudStack's retries take)
-through decode, dispatch, the simulator (SQLite) and encode, at each client count in turn (the
-floor and the agent alternate). Goal (issue #14): StartCommand >= 50% of the floor at 1, 4 and 8
-clients; p50/p99 latency reported.
+through decode, dispatch, the simulator (SQLite) and encode. Goal (issue #14): StartCommand >= 50%
+of the floor at 1, 4 and 8 clients; p50/p99 latency reported.
+
+Method: each server runs in a process of its own, started once and kept for the whole run (its
+start-up is not measured). A measurement is ``--seconds`` of load from N client threads. The run
+is ``--rounds`` rounds; in each, every case at every client count measures the floor and the
+agent back to back, the floor first in even rounds and the agent first in odd ones, so that the
+machine's drift (this is a noisy 2-core machine) falls on both alike. Reported: the median req/s
+of the rounds, "vs floor" as the ratio of the two medians, the range (min-max req/s) of the
+rounds, and p50/p99 over the latencies of all the rounds' requests together.
 
 Last, StartCommand through the Hyper-V plug-in: the agent's plug-in talks WS-Management (NTLM,
 sealed) to a loopback endpoint in the server's process, which runs the simulated Hyper-V host.
-Its figure is there to catch a regression of that path (compare two runs), not to meet a goal.
+It has no floor; it is measured the same number of rounds, after the others, and reported the
+same way. Its figure is there to catch a regression of that path (compare two runs), not to meet
+a goal.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
+import math
 import ssl
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +78,7 @@ class FloorServer(AgentServer):
 
         answer = state_dir / "answer.json"
         config, _ = _uvicorn_config(
-            FloorApp(answer.read_bytes() if answer.exists() else body),  # type: ignore[arg-type]
+            FloorApp(answer.read_bytes() if answer.exists() else body),
             host="127.0.0.1",
             port=0,
             tls=True,
@@ -78,7 +91,15 @@ class FloorServer(AgentServer):
         self.port = 0
 
 
-def load(port: int, path: str, body: bytes, *, clients: int, seconds: float, max_requests: int) -> dict[str, float]:
+@dataclass
+class Run:
+    """One measurement: its throughput and every request's latency (s)."""
+
+    rps: float
+    latencies: list[float]
+
+
+def load(port: int, path: str, body: bytes, *, clients: int, seconds: float, max_requests: int) -> Run:
     """N client threads on keep-alive connections, bounded in time and count."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -112,13 +133,33 @@ def load(port: int, path: str, body: bytes, *, clients: int, seconds: float, max
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0,
-        "n": float(len(latencies)),
-    }
+    return Run(len(latencies) / elapsed, latencies)
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values (0 for none)."""
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)] if ordered else 0.0
+
+
+@dataclass
+class Summary:
+    rps: float  # the median of the rounds
+    low: float  # the slowest round
+    high: float  # the fastest round
+    p50: float  # ms, over all the rounds' requests
+    p99: float
+
+
+def summarize(runs: list[Run]) -> Summary:
+    rates = [run.rps for run in runs]
+    pooled = sorted(latency for run in runs for latency in run.latencies)
+    return Summary(
+        rps=statistics.median(rates),
+        low=min(rates),
+        high=max(rates),
+        p50=percentile(pooled, 0.50) * 1000,
+        p99=percentile(pooled, 0.99) * 1000,
+    )
 
 
 def prepare(root: Path) -> tuple[ServerResource, bytes]:
@@ -182,6 +223,16 @@ def spawn(kind: str, root: Path) -> tuple[Any, int]:
     return proc, int(proc.stdout.readline())
 
 
+@contextlib.contextmanager
+def served(kind: str, root: Path) -> Iterator[int]:
+    """A server process of that kind for the block; yields its port, stops it (closes its stdin) after."""
+    proc, port = spawn(kind, root)
+    try:
+        yield port
+    finally:
+        proc.communicate()
+
+
 def fetch(port: int, path: str, body: bytes) -> bytes:
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context())
     conn.request("POST", path, body=body, headers={"content-type": "application/json"})
@@ -190,23 +241,31 @@ def fetch(port: int, path: str, body: bytes) -> bytes:
     return answer
 
 
-def row(label: str, figures: dict[str, float], share: str) -> str:
-    return f"{label:40} {figures['rps']:9,.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} {share:>9}"
+def row(label: str, figures: Summary, share: str) -> str:
+    spread = f"{figures.low:,.0f}-{figures.high:,.0f}"
+    return f"{label:40} {figures.rps:9,.0f} {figures.p50:8.2f} {figures.p99:8.2f} {share:>9}  {spread:>13}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="agent throughput vs a fixed-body floor")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--clients", default="1,4,8", help="client counts, comma-separated")
-    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per measurement")
     parser.add_argument("--no-hyperv", action="store_true", help="skip the Hyper-V plug-in case")
     parser.add_argument("--serve", choices=["floor", "agent", "hyperv"], help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve_child(args.serve, Path(args.root))
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     counts = [int(n) for n in args.clients.split(",")]
+    common = {"seconds": args.seconds, "max_requests": args.max_requests}
+    # (case, "floor" | "agent", clients) -> one run a round
+    runs: dict[tuple[str, str, int], list[Run]] = {}
+    titles: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         _, start_body = prepare(root / "bodies")
@@ -219,43 +278,55 @@ def main() -> int:
             ),
             ("StartCommand (VM running)", start_path, start_body),
         ]
-        header = f"{'case':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9}"
-        print(f"{header}   (HTTPS keep-alive, servers in their own processes)")
-        agent, port = spawn("agent", root / "agent")
-        try:
+        with contextlib.ExitStack() as servers:
+            # One agent and one floor a case, all started before the first round and kept to the last.
+            port = servers.enter_context(served("agent", root / "agent"))
+            ports: dict[str, dict[str, int]] = {}
             for name, path, body in cases:
                 # The floor answers with the very bytes the agent answers, from the same stack.
                 answer = fetch(port, path, body)
                 floor_dir = root / f"floor-{name.split()[0]}"
                 floor_dir.mkdir()
                 (floor_dir / "answer.json").write_bytes(answer)
-                floor, floor_port = spawn("floor", floor_dir)
+                floor_port = servers.enter_context(served("floor", floor_dir))
                 assert fetch(floor_port, path, body) == answer
-                print(f"{name} ({len(body)} B in, {len(answer)} B out)")
-                try:
+                ports[name] = {"floor": floor_port, "agent": port}
+                titles[name] = f"{name} ({len(body)} B in, {len(answer)} B out)"
+            for r in range(args.rounds):
+                order = ("floor", "agent") if r % 2 == 0 else ("agent", "floor")
+                for name, path, body in cases:
                     for clients in counts:
-                        common = {"clients": clients, "seconds": args.seconds, "max_requests": args.max_requests}
-                        base = load(floor_port, path, body, **common)
-                        result = load(port, path, body, **common)
-                        share = f"{result['rps'] / base['rps'] * 100:.0f}%"
-                        print(row(f"  floor, {clients} clients", base, "100%"))
-                        print(row(f"  agent, {clients} clients", result, share))
-                finally:
-                    floor.communicate()
-        finally:
-            agent.communicate()
+                        for kind in order:
+                            run = load(ports[name][kind], path, body, clients=clients, **common)
+                            runs.setdefault((name, kind, clients), []).append(run)
+        hyperv_title = None
         if not args.no_hyperv:
-            hyperv, port = spawn("hyperv", root / "hyperv")
-            try:
+            with served("hyperv", root / "hyperv") as port:
                 answer = fetch(port, start_path, start_body)
                 if b'"result":true' not in answer:
                     raise RuntimeError(f"the Hyper-V path failed: {answer[:300]!r}")
-                print(f"StartCommand through the Hyper-V plug-in (WS-Management, NTLM, {len(answer)} B out)")
-                for clients in counts:
-                    common = {"clients": clients, "seconds": args.seconds, "max_requests": args.max_requests}
-                    print(row(f"  agent, {clients} clients", load(port, start_path, start_body, **common), "-"))
-            finally:
-                hyperv.communicate()
+                hyperv_title = f"StartCommand through the Hyper-V plug-in (WS-Management, NTLM, {len(answer)} B out)"
+                for _ in range(args.rounds):
+                    for clients in counts:
+                        run = load(port, start_path, start_body, clients=clients, **common)
+                        runs.setdefault((hyperv_title, "agent", clients), []).append(run)
+
+    n = args.rounds
+    rounds = f"median of {n} alternating rounds" if n > 1 else "1 round"
+    header = f"{'case':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9}  {'min-max req/s':>13}"
+    note = f"HTTPS keep-alive, servers in their own processes; req/s: {rounds} of {args.seconds:g} s"
+    print(f"{header}   ({note}; p50/p99: all the rounds' requests together)")
+    for name, _, _ in cases:
+        print(titles[name])
+        for clients in counts:
+            base = summarize(runs[(name, "floor", clients)])
+            result = summarize(runs[(name, "agent", clients)])
+            print(row(f"  floor, {clients} clients", base, "100%"))
+            print(row(f"  agent, {clients} clients", result, f"{result.rps / base.rps * 100:.0f}%"))
+    if hyperv_title is not None:
+        print(hyperv_title)
+        for clients in counts:
+            print(row(f"  agent, {clients} clients", summarize(runs[(hyperv_title, "agent", clients)]), "-"))
     return 0
 
 
