@@ -337,22 +337,14 @@ class Context:
             done += n
 
     def close(self, handle: int) -> None:
-        with CALL_LOCK:
-            result = self._close(self.ctx, handle)
-            code = ctypes.get_errno()
-        if result != 0:
-            raise OSError(code or errno.EIO, "close")
+        self._checked(self._close, "close", handle)
 
     # -- control operations (used by one thread at a time, like the data calls) ----------------
 
     def stat(self, url: bytes, layout: Layout) -> tuple[int, int, float]:
         """``(st_mode, st_size, st_mtime)`` of ``url``."""
         buffer = ctypes.create_string_buffer(_STRUCT_BYTES)
-        with CALL_LOCK:
-            result = self._stat(self.ctx, url, buffer)
-            code = ctypes.get_errno()
-        if result != 0:
-            raise OSError(code or errno.EIO, "stat")
+        self._checked(self._stat, "stat", url, buffer)
         return layout.stat(buffer)
 
     def statvfs(self, url: bytes) -> tuple[int, int, int, int]:
@@ -360,11 +352,7 @@ class Context:
         libsmbclient puts the sector size in ``f_bsize`` and the sectors per allocation unit in
         ``f_frsize``: the bytes of a block are their product."""
         buffer = ctypes.create_string_buffer(_STRUCT_BYTES)
-        with CALL_LOCK:
-            result = self._statvfs(self.ctx, url, buffer)
-            code = ctypes.get_errno()
-        if result != 0:
-            raise OSError(code or errno.EIO, "statvfs")
+        self._checked(self._statvfs, "statvfs", url, buffer)
         return Layout.statvfs(buffer)
 
     def entries(self, url: bytes) -> list[tuple[str, int]]:
@@ -393,23 +381,24 @@ class Context:
         return found
 
     def mkdir(self, url: bytes) -> None:
-        self._path_call(self._mkdir, "mkdir", url, 0o755)
+        self._checked(self._mkdir, "mkdir", url, 0o755)
 
     def rmdir(self, url: bytes) -> None:
-        self._path_call(self._rmdir, "rmdir", url)
+        self._checked(self._rmdir, "rmdir", url)
 
     def unlink(self, url: bytes) -> None:
-        self._path_call(self._unlink, "unlink", url)
+        self._checked(self._unlink, "unlink", url)
 
     def rename(self, source: bytes, target: bytes) -> None:
         """Rename within this context's share. libsmbclient replaces an existing ``target`` by
         removing it first (not atomic): callers that must keep the old file until the new one
         is in place check first."""
-        self._path_call(self._rename, "rename", source, self.ctx, target)
+        self._checked(self._rename, "rename", source, self.ctx, target)
 
-    def _path_call(self, function: Any, action: str, url: bytes, *rest: Any) -> None:
+    def _checked(self, function: Any, action: str, *args: Any) -> None:
+        """``function(ctx, *args)``, which returns 0 on success; else OSError with its errno."""
         with CALL_LOCK:
-            result = function(self.ctx, url, *rest)
+            result = function(self.ctx, *args)
             code = ctypes.get_errno()
         if result != 0:
             raise OSError(code or errno.EIO, action)

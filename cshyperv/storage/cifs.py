@@ -268,11 +268,7 @@ class CifsStorageAdaptor(StatExists):
         return FileStat(size=st.st_size, is_dir=statmod.S_ISDIR(st.st_mode), mtime=st.st_mtime)
 
     def listdir(self, path: str = "") -> list[str]:
-        if self._control is not None:
-            with self._refusals():
-                return [name for name, _ in self._control.entries(self._parts(path), self._shown(path))]
-        with self._errors(path):
-            return sorted(self._smb.listdir(self.unc(path), **self._kwargs()))
+        return [name for name, _ in self._entries(path)]
 
     def open_read(self, path: str) -> BinaryIO:
         """A sequential reader: libsmbclient's, or smbprotocol's with several reads in flight
@@ -433,7 +429,6 @@ _CLOSED_SOCKET = frozenset({errno.EBADF, errno.ENOTCONN})
 def _map_error(exc: BaseException, shown: str) -> BaseException:
     from smbprotocol.exceptions import (
         SMBAuthenticationError,
-        SMBConnectionClosed,
         SMBOSError,
         SMBResponseException,
     )
@@ -456,9 +451,7 @@ def _map_error(exc: BaseException, shown: str) -> BaseException:
     if isinstance(exc, SMBResponseException):
         status = getattr(exc, "status", None)
         return StorageError(f"SMB request failed with status 0x{int(status or 0):08x}", location=shown)
-    if isinstance(exc, (SMBConnectionClosed, ConnectionError, socket.timeout, TimeoutError, EOFError)) or (
-        _is_connection_loss(exc)
-    ):
+    if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)) or _is_connection_loss(exc):
         return StorageConnectionError("the SMB connection failed or was closed", location=shown)
     if isinstance(exc, ValueError) and "connect" in str(exc).lower():
         # smbprotocol reports a refused or unreachable server as ValueError("Failed to connect ...").
