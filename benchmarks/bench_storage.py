@@ -11,7 +11,10 @@ Run (as root, with samba and smbclient installed — ``scripts/install-servers``
    median is reported (goal: cshyperv >= 0.8x smbclient's throughput). ``copy_file`` runs on an
    adaptor whose sessions are already set up, as in the agent; ``cp (CLI)`` is a whole
    ``cshyperv storage cp`` process (interpreter start-up, imports, both sessions), as smbclient
-   is a whole process. Session set-up times are shown apart;
+   is a whole process. Session set-up times are shown apart. Before each timed copy the harness
+   touches and frees as much memory as the copy will newly use (``back_memory``): on this virtual
+   machine a page the guest freed is handed back to the host, and its next first touch, a host
+   page fault, otherwise decided the figures (the same copy took 0.6 s or 1.9 s);
 2. apart from those rounds, a Python thread counting beside a cshyperv upload: how much of its
    idle speed it keeps shows whether the data path lets other threads run (libsmbclient releases
    the GIL while in C; the machine's other core matters too, so compare the two paths);
@@ -25,6 +28,7 @@ import argparse
 import atexit
 import filecmp
 import functools
+import mmap
 import os
 import shutil
 import statistics
@@ -78,6 +82,22 @@ def in_memory(size: int) -> str | None:
     except OSError:
         return None
     return "/dev/shm" if free > 12 * size else None
+
+
+def back_memory(size: int) -> None:
+    """Touch ``size`` bytes of fresh memory and free it again, just before a timed copy.
+
+    This machine is a virtual machine that hands memory the guest frees back to its host within
+    seconds (free page reporting) and whose host backs a page again only when it is next touched.
+    A 512 MiB copy makes 512 MiB of new file pages (the target, in /dev/shm or the page cache), so
+    without this its time depended mostly on how many of those pages the host had to fault in:
+    the same copy took 0.6 s or 1.9 s by luck. Pages freed here are reused by the copy before they
+    can be reported, so every client, smbclient included, starts on memory the host has backed.
+    """
+    chunk = bytes(64 * 1024 * 1024)
+    with mmap.mmap(-1, size) as memory:
+        for _ in range(size // len(chunk)):
+            memory.write(chunk)
 
 
 def idle_rate(seconds: float = 0.5) -> float:
@@ -181,11 +201,14 @@ def main() -> int:
         for adaptor in adaptors.values():
             adaptor.connect()
         clients = [*paths, "cp (CLI)", "smbclient"]
+        # The copy's new pages (its target) plus the buffers and processes around it.
+        warm = (3 * size // 2 + 256 * 1024 * 1024) // (64 * 1024 * 1024) * (64 * 1024 * 1024)
         for share in SHARES:
             for direction in ("put", "get"):
                 for r in range(args.rounds):
                     order = clients[r % len(clients) :] + clients[: r % len(clients)]
                     for client in order:
+                        back_memory(warm)
                         if client == "smbclient":
                             seconds, _ = timed(theirs(share, COMMANDS[direction]))
                         elif client == "cp (CLI)":
