@@ -18,6 +18,7 @@ from cshyperv.storage._adaptor import (
     DiskUsage,
     FileStat,
     LocalStorageAdaptor,
+    PreparesReplace,
     StorageAdaptor,
     SupportsServerSideCopy,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "InstalledTemplate",
     "LocalStorageAdaptor",
     "NfsStorageAdaptor",
+    "PreparesReplace",
     "RemoteStorageAccess",
     "SmbCredentials",
     "StorageAccess",

@@ -23,6 +23,7 @@ __all__ = [
     "FileStat",
     "LocalStorageAdaptor",
     "MappedStream",
+    "PreparesReplace",
     "StatExists",
     "StorageAdaptor",
     "SupportsServerSideCopy",
@@ -88,6 +89,15 @@ class SupportsServerSideCopy(Protocol):
     def copy_from(self, other: object, source: str, target: str) -> bool:
         """Copy ``source`` of adaptor ``other`` to ``target`` here without moving the bytes
         through this process; False when it cannot (another server, other credentials)."""
+
+
+@runtime_checkable
+class PreparesReplace(Protocol):
+    def prepare_replace(self, target: str) -> None:
+        """Told, before a streamed copy's bytes flow, that ``target`` will be replaced by a
+        rename once they are written: an adaptor whose replacing rename needs set-up of its own
+        may start it now, in the background, so that it is ready when the copy ends. Never
+        raises: a failure of that set-up is the rename's to report."""
 
 
 class StatExists:

@@ -304,6 +304,7 @@ class _Worker:
         self._base = ctypes.addressof(self._anchor)
         self._timeout = timeout
         self._buffer = b""
+        self.ready = False  # it has answered OK: its file is open and it takes pieces
         assert process.stdout is not None and process.stdin is not None
         self._out = process.stdout.fileno()
         self._in = process.stdin
@@ -340,9 +341,8 @@ class _Worker:
             line = json.dumps({**setup, "memfd": fd, "user": user, "password": password, "domain": domain})
             worker._send(line)
             del line, password
-            if worker._answer() != ["OK"]:
-                worker.release()
-                return None
+            # Not waiting for its OK here: its start (an interpreter, the library, a session,
+            # ~50 ms) overlaps this process's own pieces; see poll_ready.
             return worker
         except (OSError, ValueError, _WorkerFailed):
             if process is not None:
@@ -377,6 +377,23 @@ class _Worker:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode("ascii", "replace").split()
 
+    def poll_ready(self, wait: bool = False) -> bool:
+        """Whether the worker has opened its file (it said OK), without waiting unless ``wait``;
+        raises :class:`_WorkerFailed` when it said anything else or ended."""
+        if self.ready:
+            return True
+        if not wait and b"\n" not in self._buffer:
+            try:
+                readable, _, _ = select.select([self._out], [], [], 0)
+            except (OSError, ValueError) as exc:
+                raise _WorkerFailed("the worker is gone") from exc
+            if not readable:
+                return False
+        if self._answer() != ["OK"]:
+            raise _WorkerFailed("the worker did not start")
+        self.ready = True
+        return True
+
     def submit(self, op: str, slot: int, offset: int, length: int) -> None:
         self._send(f"{op} {slot} {offset} {length}")
 
@@ -391,8 +408,9 @@ class _Worker:
         """Close the worker's file and wait for it to end (its errors are the caller's to
         ignore: every piece it confirmed is on the server)."""
         try:
-            self._send("C")
-            self._answer()
+            if self.ready:
+                self._send("C")
+                self._answer()
         except _WorkerFailed:
             pass
         finally:
@@ -444,7 +462,10 @@ class _Stream:
 
     @property
     def streams(self) -> int:
-        """How many connections move this stream's bytes now (1, or 2 with the worker)."""
+        """How many connections move this stream's bytes now (1, or 2 with the worker); waits
+        for a worker still starting to say whether it could."""
+        if self._worker is not None:
+            self._worker_ready(wait=True)
         return 1 if self._worker is None else 2
 
     @property
@@ -458,6 +479,18 @@ class _Stream:
             self._worker = self._shared = start.start()
             if self._worker is None:
                 _log.debug("libsmbclient second stream did not start for %s; one stream", self._shown)
+
+    def _worker_ready(self, wait: bool = False) -> bool:
+        """Whether the worker takes pieces now. Until it has started, this process moves every
+        piece itself; a worker that failed to start is dropped."""
+        worker = self._worker
+        if worker is None:
+            return False
+        try:
+            return worker.poll_ready(wait)
+        except _WorkerFailed:
+            self._drop_worker()
+            return False
 
     def _drop_worker(self) -> None:
         worker, self._worker = self._worker, None
@@ -550,9 +583,13 @@ class SmbcReader(_Stream):
             raise _raise(exc, self._shown) from None
         self._size = size
 
-    def _schedule(self) -> None:
-        """Give the worker its next pieces (see :data:`WORKER_SHARE`) while it has room."""
+    def _schedule(self, current: int) -> None:
+        """Give the worker its next pieces after piece ``current`` (see :data:`WORKER_SHARE`)
+        while it has room, once it has started."""
+        if not self._worker_ready():
+            return
         worker = self._worker
+        self._next_piece = max(self._next_piece, current + 1)
         while worker is not None and self._free:
             index = self._next_piece
             while not _workers_piece(index):
@@ -594,7 +631,6 @@ class SmbcReader(_Stream):
             return b""
         if self._start is not None and remaining >= self._start.after:
             self._start_worker()
-            self._next_piece = self._offset // IO_SIZE + 1
         buffer = _new_bytes(want)
         address = _bytes_address(buffer)
         got = 0
@@ -602,7 +638,7 @@ class SmbcReader(_Stream):
             position = self._offset + got
             index, within = divmod(position, IO_SIZE)
             count = min(IO_SIZE - within, want - got)
-            self._schedule()
+            self._schedule(index)
             slot = self._pieces.get(index)
             if slot is not None:
                 self._wait_for(slot)
@@ -682,6 +718,7 @@ class SmbcWriter(_Stream):
                 self._worker is not None
                 and count >= _SMALLEST_HANDED_OVER
                 and _workers_piece(self._piece)
+                and self._worker_ready()
                 and self._hand_over(view[done : done + count], self._offset)
             ):
                 pass

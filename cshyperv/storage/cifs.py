@@ -104,6 +104,8 @@ class CifsStorageAdaptor(StatExists):
         self._established = False  # a session is set up in _cache (see _ready)
         self._lock = threading.Lock()
         self._smbprotocol: Any = None  # the smbclient module, imported when first needed
+        # Sets up smbprotocol's session in the background (prepare_replace); joined before use.
+        self._warming: threading.Thread | None = None
         # The location as shown in errors and reprs: no credentials, ever.
         self.location = StorageURL(scheme="cifs", host=self.host, port=self.port, share=self.share).unc()
         self._smbc = self._data_path(data_path or os.environ.get("CSHYPERV_SMB_DATA_PATH") or "auto")
@@ -114,6 +116,7 @@ class CifsStorageAdaptor(StatExists):
 
     @property
     def _smb(self) -> Any:
+        self._join_warming()
         if self._smbprotocol is None:
             self._smbprotocol = _import_smbclient()
         return self._smbprotocol
@@ -243,6 +246,7 @@ class CifsStorageAdaptor(StatExists):
 
     def close(self) -> None:
         """Close this adaptor's SMB connections (others' are untouched)."""
+        self._join_warming()
         with self._lock:
             if self._smbc is not None:
                 self._smbc.close()
@@ -323,6 +327,35 @@ class CifsStorageAdaptor(StatExists):
                 raise
             self._smbc_mkdir(full[:-1], parents=True)
             self._control.mkdir(full, shown)
+
+    def prepare_replace(self, target: str) -> None:
+        """On the libsmbclient path, a copy onto an existing file ends with smbprotocol's atomic
+        replace: importing it and setting up its session cost a whole process ~0.15 s (``cshyperv
+        storage cp``), so that starts here on a thread of its own while libsmbclient moves the
+        bytes (it runs in C, without the GIL). Errors wait for the rename, which sets up again."""
+        if self._control is None or self._smbprotocol is not None or self._warming is not None:
+            return
+        try:
+            if not self.exists(target):
+                return  # a rename to a new name stays in libsmbclient
+        except OSError:
+            return
+        self._warming = threading.Thread(target=self._warm, name="cshyperv-smb-setup", daemon=True)
+        self._warming.start()
+
+    def _join_warming(self) -> None:
+        # Every use of smbprotocol waits for the set-up thread first, so that thread has the
+        # module and its session to itself while it runs (no lock: a caller may hold _lock).
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+            self._warming = None
+
+    def _warm(self) -> None:
+        try:
+            self._ready()
+        except Exception:
+            _log.debug("SMB session set-up ahead of a replace failed for %s; the rename sets up again", self.location)
 
     def rename(self, source: str, target: str) -> None:
         if self._control is not None and not self.exists(target):

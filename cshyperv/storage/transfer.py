@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from cshyperv import deadline
-from cshyperv.storage._adaptor import LocalStorageAdaptor, StorageAdaptor, SupportsServerSideCopy
+from cshyperv.storage._adaptor import LocalStorageAdaptor, PreparesReplace, StorageAdaptor, SupportsServerSideCopy
 
 __all__ = [
     "CHUNK_SIZE",
@@ -100,6 +100,8 @@ def copy_stream(
         dst.mkdir(parent)
     remove_stale_partials(dst, dst_path)
     partial = partial_name(dst_path)
+    if isinstance(dst, PreparesReplace):
+        dst.prepare_replace(dst_path)  # while the bytes flow, not after them
     done = 0
     try:
         with dst.open_write(partial) as writer:

@@ -12,7 +12,7 @@ import pytest
 from cshyperv.storage import CifsStorageAdaptor, LocalStorageAdaptor, copy_file
 from cshyperv.testing.servers import SambaServer, SambaShare
 
-from .conftest import _require
+from .conftest import _require, _require_data_path
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,53 @@ def test_data_path_choice(samba: SambaServer, monkeypatch: pytest.MonkeyPatch) -
         CifsStorageAdaptor(samba.url("share"), data_path="fastest")
     monkeypatch.setenv("CSHYPERV_SMB_DATA_PATH", "smbprotocol")
     assert CifsStorageAdaptor(samba.url("share")).data_path == "smbprotocol"
+
+
+def test_a_replacing_copy_sets_up_its_rename_while_the_bytes_flow(
+    samba: SambaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On libsmbclient a copy onto an existing file ends with smbprotocol's atomic replace; its
+    # import and session start before the data stream closes, not after (a CLI process saved
+    # ~0.1 s), and the rename still replaces atomically: no partial left, the new bytes in place.
+    _require_data_path("libsmbclient")
+    import threading
+
+    from cshyperv.storage import _libsmbclient, cifs
+
+    started = threading.Event()
+    real_import = cifs._import_smbclient
+
+    def import_smbclient() -> object:
+        started.set()
+        return real_import()
+
+    seen_at_close: list[bool] = []
+    real_close = _libsmbclient.SmbcWriter.close
+
+    def close(self: _libsmbclient.SmbcWriter) -> None:
+        seen_at_close.append(started.wait(30))
+        real_close(self)
+
+    monkeypatch.setattr(cifs, "_import_smbclient", import_smbclient)
+    monkeypatch.setattr(_libsmbclient.SmbcWriter, "close", close)
+    disk = samba.share_path("share")
+    (disk / "replaced.bin").write_bytes(b"old" * 1000)
+    (tmp_path / "new.bin").write_bytes(os.urandom(300_000))
+    adaptor = CifsStorageAdaptor(samba.url("share"), data_path="libsmbclient")
+    try:
+        copy_file(LocalStorageAdaptor(tmp_path), "new.bin", adaptor, "replaced.bin")
+        assert seen_at_close == [True]
+        assert (disk / "replaced.bin").read_bytes() == (tmp_path / "new.bin").read_bytes()
+        assert [p.name for p in disk.glob("replaced.bin.*")] == []
+    finally:
+        adaptor.close()
+    # A copy to a new name renames in libsmbclient: nothing is set up ahead of it.
+    started.clear()
+    monkeypatch.setattr(_libsmbclient.SmbcWriter, "close", real_close)
+    fresh = CifsStorageAdaptor(samba.url("share"), data_path="libsmbclient")
+    try:
+        copy_file(LocalStorageAdaptor(tmp_path), "new.bin", fresh, "fresh.bin")
+        assert not started.is_set()
+        assert (disk / "fresh.bin").read_bytes() == (tmp_path / "new.bin").read_bytes()
+    finally:
+        fresh.close()

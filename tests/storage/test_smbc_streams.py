@@ -165,11 +165,13 @@ def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, dire
     adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
     if direction == "write":
         writer = adaptor.open_write("killed.bin")
-        writer.write(data[: 2 * PIECE])
+        writer.write(data[:PIECE])  # the worker starts; this process writes while it does
+        assert getattr(writer, "streams", None) == 2  # waits until it has started
+        writer.write(data[PIECE : 3 * PIECE])  # the worker has piece 1 when it is killed
         pid = getattr(writer, "worker_pid", None)
         assert isinstance(pid, int)
         _kill_and_wait(pid)
-        writer.write(data[2 * PIECE :])
+        writer.write(data[3 * PIECE :])
         assert getattr(writer, "streams", None) == 1
         writer.close()
         assert (disk / "killed.bin").read_bytes() == data
@@ -177,6 +179,8 @@ def test_a_worker_killed_mid_copy_costs_no_bytes(stream_samba: SambaServer, dire
         (disk / "killed-r.bin").write_bytes(data)
         reader = adaptor.open_read("killed-r.bin")
         parts = [reader.read(PIECE // 2)]
+        assert getattr(reader, "streams", None) == 2  # waits until it has started
+        parts.append(reader.read(PIECE))  # pieces 1 and 3 go to the worker, 1 is read by it
         pid = getattr(reader, "worker_pid", None)
         assert isinstance(pid, int)
         _kill_and_wait(pid)
