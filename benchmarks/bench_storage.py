@@ -14,7 +14,10 @@ Run (as root, with samba and smbclient installed — ``scripts/install-servers``
    is a whole process. Session set-up times are shown apart. Before each timed copy the harness
    touches and frees as much memory as the copy will newly use (``back_memory``): on this virtual
    machine a page the guest freed is handed back to the host, and its next first touch, a host
-   page fault, otherwise decided the figures (the same copy took 0.6 s or 1.9 s);
+   page fault, otherwise decided the figures (the same copy took 0.6 s or 1.9 s). Every put makes
+   a new file (the client's previous one is removed first, untimed), as a template install or a
+   new volume does; a last line times a put onto an existing file, which smbclient overwrites in
+   place and cshyperv replaces atomically (``.partial`` then rename);
 2. apart from those rounds, a Python thread counting beside a cshyperv upload: how much of its
    idle speed it keeps shows whether the data path lets other threads run (libsmbclient releases
    the GIL while in C; the machine's other core matters too, so compare the two paths);
@@ -49,6 +52,13 @@ from cshyperv.testing.servers import SambaServer, SambaShare, skip_reason  # noq
 
 SHARES = {"signed": "sign", "sealed": "encrypt"}  # share -> smbclient --client-protection
 COMMANDS = {"put": "put source.bin theirs.bin", "get": "get theirs.bin theirs-back.bin"}
+# Each client's file on the share (removed before each timed put: a copy makes a new file).
+TARGETS = {
+    "libsmbclient": "libsmbclient.bin",
+    "smbprotocol": "smbprotocol.bin",
+    "cp (CLI)": "cli-source.bin",
+    "smbclient": "theirs.bin",
+}
 
 
 class Counter:
@@ -150,6 +160,7 @@ def main() -> int:
             out.write(block[i % 1024 :] + block[: i % 1024])
     shares = (SambaShare("signed", signing="mandatory"), SambaShare("sealed", encrypt="required"))
     results: dict[tuple[str, str, str], list[float]] = {}
+    overwrites: dict[str, list[float]] = {}
     gil: dict[str, list[float]] = {}
     with SambaServer(work / "samba", shares=shares) as server:
         auth = work / "smbclient.auth"
@@ -208,6 +219,8 @@ def main() -> int:
                 for r in range(args.rounds):
                     order = clients[r % len(clients) :] + clients[: r % len(clients)]
                     for client in order:
+                        if direction == "put":  # a new file, as a template install or a new volume
+                            (server.share_path(share) / TARGETS[client]).unlink(missing_ok=True)
                         back_memory(warm)
                         if client == "smbclient":
                             seconds, _ = timed(theirs(share, COMMANDS[direction]))
@@ -219,6 +232,12 @@ def main() -> int:
             for name in [f"{p}-back.bin" for p in paths] + ["cli-back.bin", "theirs-back.bin"]:
                 assert filecmp.cmp(source, work / name, shallow=False), name
                 (work / name).unlink()
+        # A put onto an existing file: smbclient overwrites in place, cshyperv replaces atomically.
+        for r in range(args.rounds):
+            for client in ("cp (CLI)", "smbclient")[:: 1 if r % 2 == 0 else -1]:
+                back_memory(warm)
+                run = theirs("signed", COMMANDS["put"]) if client == "smbclient" else cli("signed", "put")
+                overwrites.setdefault(client, []).append(timed(run)[0])
         # Apart from the throughput rounds: the counting thread takes a core of its own.
         for _ in range(max(1, args.rounds // 2)):
             for path in paths:
@@ -256,6 +275,9 @@ def main() -> int:
             runs = {c: results[(share, direction, c)] for c in clients}
             spread = "  ".join(f"{c} {min(runs[c]):.2f}-{max(runs[c]):.2f} s" for c in clients)
             print(f"{'':13}(range: {spread})")
+    over = {c: statistics.median(t) for c, t in overwrites.items()}
+    print(f"signed   put onto an existing file: cp (CLI) {mb / over['cp (CLI)']:,.0f} MB/s, smbclient"
+          f" {mb / over['smbclient']:,.0f} MB/s: {over['smbclient'] / over['cp (CLI)']:.2f}")  # fmt: skip
     for path in paths:
         print(f"a Python thread beside a {path} copy kept {statistics.median(gil[path]):.0%} of its idle speed")
     ssc, streamed_s = copy_times
