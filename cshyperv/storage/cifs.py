@@ -106,6 +106,7 @@ class CifsStorageAdaptor(StatExists):
         self._smbprotocol: Any = None  # the smbclient module, imported when first needed
         # Sets up smbprotocol's session in the background (prepare_replace); joined before use.
         self._warming: threading.Thread | None = None
+        self._warming_lock = threading.Lock()  # one set-up thread, whatever the concurrent copies
         # The location as shown in errors and reprs: no credentials, ever.
         self.location = StorageURL(scheme="cifs", host=self.host, port=self.port, share=self.share).unc()
         self._smbc = self._data_path(data_path or os.environ.get("CSHYPERV_SMB_DATA_PATH") or "auto")
@@ -338,10 +339,13 @@ class CifsStorageAdaptor(StatExists):
         try:
             if not self.exists(target):
                 return  # a rename to a new name stays in libsmbclient
-        except OSError:
+        except Exception:  # never raises: the rename reports what is wrong
             return
-        self._warming = threading.Thread(target=self._warm, name="cshyperv-smb-setup", daemon=True)
-        self._warming.start()
+        with self._warming_lock:
+            if self._warming is not None or self._smbprotocol is not None:
+                return
+            self._warming = threading.Thread(target=self._warm, name="cshyperv-smb-setup", daemon=True)
+            self._warming.start()
 
     def _join_warming(self) -> None:
         # Every use of smbprotocol waits for the set-up thread first, so that thread has the
