@@ -51,7 +51,6 @@ from cshyperv.storage import libsmbclient_unavailable_reason as unavailable_reas
 from cshyperv.testing.servers import SambaServer, SambaShare, skip_reason  # noqa: E402
 
 SHARES = {"signed": "sign", "sealed": "encrypt"}  # share -> smbclient --client-protection
-COMMANDS = {"put": "put source.bin theirs.bin", "get": "get theirs.bin theirs-back.bin"}
 # Each client's file on the share (removed before each timed put: a copy makes a new file).
 TARGETS = {
     "libsmbclient": "libsmbclient.bin",
@@ -59,6 +58,7 @@ TARGETS = {
     "cp (CLI)": "cli-source.bin",
     "smbclient": "theirs.bin",
 }
+COMMANDS = {"put": f"put source.bin {TARGETS['smbclient']}", "get": f"get {TARGETS['smbclient']} theirs-back.bin"}
 
 
 class Counter:
@@ -184,9 +184,9 @@ def main() -> int:
             def run() -> None:
                 smb = adaptors[(share, path)]
                 if direction == "put":
-                    copy_file(local, "source.bin", smb, f"{path}.bin")
+                    copy_file(local, "source.bin", smb, TARGETS[path])
                 else:
-                    copy_file(smb, f"{path}.bin", local, f"{path}-back.bin")
+                    copy_file(smb, TARGETS[path], local, f"{path}-back.bin")
 
             return run
 
@@ -197,13 +197,14 @@ def main() -> int:
         (work / "tiny.bin").write_bytes(b"t")
 
         def cli(share: str, direction: str, name: str = "source.bin") -> Callable[[], None]:
-            remote = f"cifs://127.0.0.1:{server.port}/{share}/cli-{name}"
+            on_share = TARGETS["cp (CLI)"] if name == "source.bin" else f"cli-{name}"
+            remote = f"cifs://127.0.0.1:{server.port}/{share}/{on_share}"
             pair = [str(work / name), remote] if direction == "put" else [remote, str(work / "cli-back.bin")]
             command = [sys.executable, "-m", "cshyperv.cli", "storage", "cp", "-q", *pair]
             return lambda: subprocess.run(command, check=True, capture_output=True, env=env, cwd=ROOT)
 
         def setup(path: str) -> None:
-            CifsStorageAdaptor(server.url("signed"), data_path=path).open_read(f"{path}.bin").close()
+            CifsStorageAdaptor(server.url("signed"), data_path=path).open_read(TARGETS[path]).close()
 
         startup = statistics.median(timed(theirs("signed", "exit"))[0] for _ in range(3))
         # The CLI's fixed cost: interpreter, imports, both sessions, for a one-byte file.
@@ -254,7 +255,7 @@ def main() -> int:
         for kind in ("server-side", "streamed"):
 
             def within(kind: str = kind) -> None:
-                copy_file(smb, f"{paths[0]}.bin", smb, f"{kind}.bin", server_side=kind == "server-side")
+                copy_file(smb, TARGETS[paths[0]], smb, f"{kind}.bin", server_side=kind == "server-side")
 
             copy_times.append(statistics.median(timed(within)[0] for _ in range(max(1, args.rounds // 2))))
         smb.close()

@@ -94,10 +94,11 @@ class SupportsServerSideCopy(Protocol):
 @runtime_checkable
 class PreparesReplace(Protocol):
     def prepare_replace(self, target: str) -> None:
-        """Told, before a streamed copy's bytes flow, that ``target`` will be replaced by a
-        rename once they are written: an adaptor whose replacing rename needs set-up of its own
-        may start it now, in the background, so that it is ready when the copy ends. Never
-        raises: a failure of that set-up is the rename's to report."""
+        """Told, before a streamed copy's bytes flow, that ``target`` exists (the copy's listing
+        of its folder showed it) and will be replaced by a rename once they are written: an
+        adaptor whose replacing rename needs set-up of its own may start it now, in the
+        background, so that it is ready when the copy ends. Never raises: a failure of that
+        set-up is the rename's to report."""
 
 
 class StatExists:

@@ -334,13 +334,8 @@ class CifsStorageAdaptor(StatExists):
         replace: importing it and setting up its session cost a whole process ~0.15 s (``cshyperv
         storage cp``), so that starts here on a thread of its own while libsmbclient moves the
         bytes (it runs in C, without the GIL). Errors wait for the rename, which sets up again."""
-        if self._control is None or self._smbprotocol is not None or self._warming is not None:
-            return
-        try:
-            if not self.exists(target):
-                return  # a rename to a new name stays in libsmbclient
-        except Exception:  # never raises: the rename reports what is wrong
-            return
+        if self._control is None:
+            return  # on the smbprotocol path the session is the copy's own
         with self._warming_lock:
             if self._warming is not None or self._smbprotocol is not None:
                 return

@@ -62,11 +62,16 @@ def partial_name(target: str) -> str:
 def remove_stale_partials(adaptor: StorageAdaptor, target: str, *, older_than: float = STALE_AFTER_S) -> int:
     """Remove ``<target>.<hex>.partial`` files not written to for ``older_than`` seconds (left by
     interrupted copies; a copy in progress keeps its file fresh). Returns how many went."""
+    return _clear_partials(adaptor, target, older_than)[0]
+
+
+def _clear_partials(adaptor: StorageAdaptor, target: str, older_than: float) -> tuple[int, bool]:
+    """:func:`remove_stale_partials`, and whether ``target`` itself was in the listing it read."""
     folder, name = posixpath.split(target)
     try:
         names = adaptor.listdir(folder)
     except FileNotFoundError:
-        return 0
+        return 0, False
     removed = 0
     now = time.time()
     for entry in names:
@@ -80,7 +85,7 @@ def remove_stale_partials(adaptor: StorageAdaptor, target: str, *, older_than: f
         except FileNotFoundError:
             continue
         removed += 1
-    return removed
+    return removed, name in names
 
 
 def copy_stream(
@@ -98,9 +103,9 @@ def copy_stream(
     parent = posixpath.dirname(dst_path)
     if parent:
         dst.mkdir(parent)
-    remove_stale_partials(dst, dst_path)
+    _, replacing = _clear_partials(dst, dst_path, STALE_AFTER_S)
     partial = partial_name(dst_path)
-    if isinstance(dst, PreparesReplace):
+    if replacing and isinstance(dst, PreparesReplace):
         dst.prepare_replace(dst_path)  # while the bytes flow, not after them
     done = 0
     try:

@@ -4,6 +4,7 @@ every connection signed, encrypted where the share or the URL asks; the password
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from pathlib import Path
 
@@ -105,8 +106,6 @@ def test_a_replacing_copy_sets_up_its_rename_while_the_bytes_flow(
     # import and session start before the data stream closes, not after (a CLI process saved
     # ~0.1 s), and the rename still replaces atomically: no partial left, the new bytes in place.
     _require_data_path("libsmbclient")
-    import threading
-
     from cshyperv.storage import _libsmbclient, cifs
 
     started = threading.Event()
