@@ -6,14 +6,21 @@ path; 2 a usage error (click's own).
 
 from __future__ import annotations
 
-import json
-import re
 import sys
-from typing import TYPE_CHECKING, Any, BinaryIO
 
-import click
+from cshyperv._cli_warmup import warm_up
 
-from cshyperv.errors import WireError, format_path
+# First, before the imports below: a `storage cp` to or from SMB begins loading libsmbclient
+# and its second stream's process while they run (see cshyperv._cli_warmup).
+warm_up(sys.argv)
+
+import json  # noqa: E402
+import re  # noqa: E402
+from typing import TYPE_CHECKING, Any, BinaryIO  # noqa: E402
+
+import click  # noqa: E402
+
+from cshyperv.errors import WireError, format_path  # noqa: E402
 
 if TYPE_CHECKING:
     from cshyperv.wire import Codec

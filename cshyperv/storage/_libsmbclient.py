@@ -17,6 +17,11 @@ If the worker cannot start or fails, this process moves its pieces itself (a wri
 piece in shared memory until the worker confirms it), so the worker can only make a copy faster,
 never wrong. ``CSHYPERV_SMB_STREAMS=1`` keeps every copy on one stream.
 
+A short-lived process (``cshyperv storage cp``) calls :func:`prestart` first: the library loads
+on a thread (the dynamic linker releases the GIL, so the caller's own imports go on) and one
+worker process starts, loading its interpreter and the library while it waits for a stream. The
+first stream then takes that worker at once instead of starting one after its first megabytes.
+
 What a caller may rely on:
 
 * every connection is signed (``client signing = required``, from a private client
@@ -84,9 +89,10 @@ loopback against Samba 4.17 (signed and sealed shares): 2-4 MiB calls read about
 two streams, 2 MiB pieces moved as fast as 4 MiB ones or faster, both ways, on both shares."""
 
 PARALLEL_FROM = 8 * 1024 * 1024
-"""A stream starts its second stream (the worker process) once it has written this many bytes,
-or on its first read when this many remain: below that, starting a process (~30 ms) costs more
-than it saves. ``CSHYPERV_SMB_PARALLEL_FROM`` (bytes) overrides it; ``0`` starts it at once."""
+"""A stream starts its second stream (the worker process) on the write that takes the file beyond
+this many bytes, or on its first read when this many remain: below that, starting a process
+(~30 ms) costs more than it saves (with a spare worker from :func:`prestart`, one piece is the
+bar). ``CSHYPERV_SMB_PARALLEL_FROM`` (bytes) overrides it; ``0`` starts it at once."""
 
 SLOTS = 2
 """Pieces the worker holds at once (one it moves, one queued): 4 MiB of shared memory a stream."""
@@ -261,6 +267,10 @@ class SmbcFiles:
             context.free()
             raise os_error(exc.errno or errno.EIO, shown, "open") from None
         threshold = _parallel_from()
+        if threshold is not None and _spare_waiting():
+            # A worker is already running (prestart): taking it costs a session, not a process,
+            # so any stream of more than one piece uses it from its first bytes.
+            threshold = min(threshold, IO_SIZE)
         start = None if threshold is None else _Start(lambda: self._worker(parts, write), threshold)
         if write:
             return SmbcWriter(context, handle, shown, start)
@@ -305,6 +315,7 @@ class _Worker:
         self._timeout = timeout
         self._buffer = b""
         self.ready = False  # it has answered OK: its file is open and it takes pieces
+        self._memfd = -1  # the shared memory's descriptor, until the worker has been told it
         assert process.stdout is not None and process.stdin is not None
         self._out = process.stdout.fileno()
         self._in = process.stdin
@@ -317,16 +328,16 @@ class _Worker:
         return self._process.pid
 
     @classmethod
-    def start(cls, setup: dict[str, Any], secret: core.Credentials, *, timeout: float) -> _Worker | None:
+    def spawn(cls, *, timeout: float) -> _Worker | None:
+        """A worker process that has not been told its stream yet (see :meth:`configure`); it
+        loads the library meanwhile. None when it cannot be started."""
         if getattr(sys, "frozen", False) or not sys.executable:
             return None  # no interpreter to run the worker file with
-        size = int(setup["slots"]) * int(setup["slot_size"])
         fd = -1
-        process: subprocess.Popen[bytes] | None = None
         try:
             fd = os.memfd_create("cshyperv-smbc", os.MFD_CLOEXEC)
-            os.ftruncate(fd, size)
-            memory = mmap.mmap(fd, size)
+            os.ftruncate(fd, _shared_bytes())
+            memory = mmap.mmap(fd, _shared_bytes())
             environment = {key: os.environ[key] for key in _WORKER_ENVIRONMENT if key in os.environ}
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", _WORKER],
@@ -337,22 +348,50 @@ class _Worker:
                 env=environment,
             )
             worker = cls(process, memory, timeout)
-            user, password, domain = secret.reveal()
-            line = json.dumps({**setup, "memfd": fd, "user": user, "password": password, "domain": domain})
-            worker._send(line)
-            del line, password
-            # Not waiting for its OK here: its start (an interpreter, the library, a session,
-            # ~50 ms) overlaps this process's own pieces; see poll_ready.
+            worker._memfd = fd
+            fd = -1  # closed by configure(), once the worker has been told its number
             return worker
-        except (OSError, ValueError, _WorkerFailed):
-            if process is not None:
-                with contextlib.suppress(OSError):
-                    process.kill()
-                    process.wait()
+        except (OSError, ValueError):
             return None
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def configure(self, setup: dict[str, Any], secret: core.Credentials) -> bool:
+        """Tell the worker its stream; False (and the worker killed) when it is gone."""
+        user, password, domain = secret.reveal()
+        line = json.dumps({**setup, "memfd": self._memfd, "user": user, "password": password, "domain": domain})
+        try:
+            self._send(line)
+            return True
+        except _WorkerFailed:
+            self.release()
+            return False
+        finally:
+            del line, password
+            self._close_memfd()
+
+    def _close_memfd(self) -> None:
+        # This process maps the memory already; the descriptor only had to reach the worker.
+        fd, self._memfd = self._memfd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    @classmethod
+    def start(cls, setup: dict[str, Any], secret: core.Credentials, *, timeout: float) -> _Worker | None:
+        """A worker moving pieces of ``setup``'s stream: the spare one :func:`prestart` began if
+        there is one still alive, or a new one. Not waiting for its OK here: its start (an
+        interpreter, the library, a session: ~50 ms, a few for a spare) overlaps this process's
+        own pieces; see poll_ready."""
+        worker = _take_spare()
+        if worker is None:
+            worker = cls.spawn(timeout=timeout)
+        else:
+            worker._timeout = timeout
+        if worker is None or not worker.configure(setup, secret):
+            return None
+        return worker
 
     def address(self, slot: int) -> int:
         """Where slot ``slot`` of the shared memory is in this process."""
@@ -416,6 +455,9 @@ class _Worker:
         finally:
             self.kill()
 
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self._in.close()
@@ -431,9 +473,59 @@ class _Worker:
     def release(self) -> None:
         """Unmap the shared memory (after kill(); no slot address may be used afterwards)."""
         self.kill()
+        self._close_memfd()
         self._anchor = None
         with contextlib.suppress(BufferError, ValueError):
             self.memory.close()
+
+
+def _shared_bytes() -> int:  # read when used: tests and experiments change the constants
+    return SLOTS * IO_SIZE
+
+
+_SPARE: list[_Worker] = []  # at most one: the worker prestart() began, until a stream takes it
+_SPARE_LOCK = threading.Lock()
+
+
+def prestart(*, worker: bool = True) -> None:
+    """Begin what the first libsmbclient stream of this process will need, in the background:
+    loading the library (on a thread) and, with ``worker``, starting one worker process.
+
+    For a short-lived process about to stream one SMB file (``cshyperv storage cp``): call it
+    before the rest of the imports. Harmless when the library is missing or turned off, or when
+    no stream follows (an unused worker ends with this process). A long-running process has no
+    use for it: its workers' start-up overlaps its copies anyway."""
+    if worker and _parallel_from() is not None and os.environ.get("CSHYPERV_SMB_NO_LIBSMBCLIENT") != "1":
+        with _SPARE_LOCK:
+            if not _SPARE:
+                spare = _Worker.spawn(timeout=60.0)
+                if spare is not None:
+                    _SPARE.append(spare)
+                    atexit.register(_discard_spare)
+    # After the spawn: the new process is not forked while this thread is in the dynamic linker.
+    threading.Thread(target=_LOADER.get, name="cshyperv-libsmbclient-load", daemon=True).start()
+
+
+def _spare_waiting() -> bool:
+    with _SPARE_LOCK:
+        return bool(_SPARE)
+
+
+def _take_spare() -> _Worker | None:
+    with _SPARE_LOCK:
+        while _SPARE:
+            worker = _SPARE.pop()
+            if worker.alive() and len(worker.memory) == _shared_bytes():
+                return worker
+            worker.release()
+    return None
+
+
+def _discard_spare() -> None:
+    with _SPARE_LOCK:
+        while _SPARE:
+            worker = _SPARE.pop()
+            worker.release()
 
 
 class _Start:
@@ -707,8 +799,8 @@ class SmbcWriter(_Stream):
         else:
             keep = (ctypes.c_char * size).from_buffer(view)
             address = ctypes.addressof(keep)
-        if self._start is not None and self._offset >= self._start.after:
-            self._start_worker()
+        if self._start is not None and self._offset + size > self._start.after:
+            self._start_worker()  # once the file grows beyond ``after`` bytes
         # The worker's pieces go out first, so that it writes while this process writes its own.
         mine: list[tuple[int, int, int]] = []
         done = 0

@@ -62,12 +62,21 @@ def _say(line: str) -> None:
 
 def main() -> int:
     _die_with_parent()
+    core = _core()
+    # The library loads before the setup line is read: a spare worker (prestart) has it ready
+    # by the time its parent has a stream for it.
+    library = failure = None
+    try:
+        library = core.load("")
+    except OSError as exc:
+        failure = exc
     setup = json.loads(sys.stdin.readline() or "null")
     if not isinstance(setup, dict):
         return 2
-    core = _core()
     try:
-        library = core.load(setup["config"])
+        if library is None:
+            raise failure or OSError(5, "libsmbclient did not load")
+        library.config = setup["config"]
         credentials = core.Credentials(setup["user"], setup.pop("password"), setup["domain"])
         context = core.Context(
             library,

@@ -242,3 +242,80 @@ def test_the_client_configuration_is_removed_when_the_process_exits(tmp_path: Pa
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert "cshyperv-smbc-" in result.stdout  # it was there while the process ran
     assert os.listdir(tmp_path) == []
+
+
+# -- prestart: a spare worker started ahead of the first stream -----------------------------------
+
+
+@pytest.fixture
+def spare_worker() -> Iterator[int]:
+    """A spare started by prestart; yields its pid. Whatever a test leaves is discarded after it."""
+    from cshyperv.storage import _libsmbclient, prestart_smb_streams
+
+    prestart_smb_streams()
+    assert _libsmbclient._SPARE, "prestart started no worker"
+    yield _libsmbclient._SPARE[0].pid
+    _libsmbclient._discard_spare()
+
+
+@pytest.mark.parametrize("direction", ["read", "write"])
+def test_the_first_stream_takes_the_spare_worker(
+    stream_samba: SambaServer, spare_worker: int, direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the usual threshold: the spare is used from the first piece, not after 8 MiB.
+    monkeypatch.delenv("CSHYPERV_SMB_PARALLEL_FROM")
+    data = _payload()
+    disk = stream_samba.share_path("share")
+    (disk / "spare-r.bin").write_bytes(data)
+    adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
+    stream = adaptor.open_read("spare-r.bin") if direction == "read" else adaptor.open_write("spare-w.bin")
+    if direction == "read":
+        parts = [stream.read(3 * PIECE)]
+    else:
+        stream.write(data[: 3 * PIECE])
+    assert getattr(stream, "streams", None) == 2
+    assert stream.worker_pid == spare_worker  # type: ignore[union-attr]
+    if direction == "read":
+        while chunk := stream.read(5_000_000):
+            parts.append(chunk)
+        stream.close()
+        assert b"".join(parts) == data
+    else:
+        stream.write(data[3 * PIECE :])
+        stream.close()
+        assert (disk / "spare-w.bin").read_bytes() == data
+    adaptor.close()
+
+
+def test_a_spare_that_died_is_not_used(stream_samba: SambaServer, spare_worker: int) -> None:
+    _kill_and_wait(spare_worker)
+    data = _payload()
+    adaptor = CifsStorageAdaptor(stream_samba.url("share"), data_path="libsmbclient")
+    writer = adaptor.open_write("spare-dead.bin")
+    writer.write(data)
+    assert getattr(writer, "streams", None) == 2  # a new worker, started as without a spare
+    assert writer.worker_pid not in (None, spare_worker)  # type: ignore[attr-defined]
+    writer.close()
+    adaptor.close()
+    assert (stream_samba.share_path("share") / "spare-dead.bin").read_bytes() == data
+
+
+def test_an_unused_spare_ends_with_its_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    probe = "from cshyperv.storage import prestart_smb_streams, _libsmbclient as l; "
+    probe += "prestart_smb_streams(); print(l._SPARE[0].pid, flush=True)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    pid = int(result.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                if "State:\tZ" in status.read():
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the spare worker {pid} outlived its parent")
