@@ -378,6 +378,10 @@ def guarded_config(
         host=host,
         port=port,
         http=guard.protocol_factory(),  # type: ignore[arg-type]
+        # asyncio's own loop, never uvloop (which uvicorn's default "auto" picks whenever it is
+        # installed, as uvicorn[standard] does): the guard starts TLS itself on a paused asyncio
+        # transport, and under uvloop that handshake stalls until the guard's deadline cuts it.
+        loop="asyncio",
         ws="none",
         log_level="warning",
         log_config=None,  # logging is the embedding program's (the CLI's --log-level/--log-file)

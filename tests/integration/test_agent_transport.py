@@ -436,3 +436,18 @@ def test_state_and_tls_directories_are_private(tmp_path: Path) -> None:
     with pytest.raises(TLSConfigError, match="client CA bundle"):
         key.chmod(0o600)
         server_context(cert, key, client_ca=tmp_path / "missing.pem")
+
+
+# -- the event loop ---------------------------------------------------------------------------------
+
+
+def test_answers_with_uvloop_installed(tmp_path: Path) -> None:
+    """uvicorn's default loop ("auto") is uvloop whenever uvloop is installed (uvicorn[standard]
+    installs it), and the guard's TLS start stalls under uvloop: the agent must keep asyncio's
+    loop. The dev extra installs uvloop so that this runs in CI."""
+    pytest.importorskip("uvloop")
+    with agent(tmp_path) as server:
+        with DirectConnectClient("127.0.0.1", server.port, timeout=WAIT_S) as client:
+            for _ in range(3):
+                assert client.execute(ReadyCommand(details="loop")).details == "loop"
+        assert server.guard.cut == 0
