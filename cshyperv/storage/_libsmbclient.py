@@ -335,9 +335,10 @@ class _Worker:
             return None  # no interpreter to run the worker file with
         fd = -1
         try:
+            size = _shared_bytes()
             fd = os.memfd_create("cshyperv-smbc", os.MFD_CLOEXEC)
-            os.ftruncate(fd, _shared_bytes())
-            memory = mmap.mmap(fd, _shared_bytes())
+            os.ftruncate(fd, size)
+            memory = mmap.mmap(fd, size)
             environment = {key: os.environ[key] for key in _WORKER_ENVIRONMENT if key in os.environ}
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", _WORKER],
@@ -501,7 +502,6 @@ def prestart(*, worker: bool = True) -> None:
                 spare = _Worker.spawn(timeout=60.0)
                 if spare is not None:
                     _SPARE.append(spare)
-                    atexit.register(_discard_spare)
     # After the spawn: the new process is not forked while this thread is in the dynamic linker.
     threading.Thread(target=_LOADER.get, name="cshyperv-libsmbclient-load", daemon=True).start()
 
@@ -524,8 +524,10 @@ def _take_spare() -> _Worker | None:
 def _discard_spare() -> None:
     with _SPARE_LOCK:
         while _SPARE:
-            worker = _SPARE.pop()
-            worker.release()
+            _SPARE.pop().release()
+
+
+atexit.register(_discard_spare)  # once, however many spares prestart() begins
 
 
 class _Start:
