@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
@@ -150,6 +151,7 @@ def _vm_info(row: Any, disks: Sequence[Any], nics: Sequence[Any], state: VmState
 
 
 _QUICK_READS: frozenset[str] = frozenset({"get_vm"})
+_SEEN_VMS = 1024  # VMs whose last get_vm a thread keeps; beyond that it starts afresh
 _CAPABILITIES: frozenset[Capability] = frozenset(Capability) - {Capability.DEPLOY}
 
 
@@ -173,6 +175,9 @@ class SimulatorHypervisor:
         self.files = SimulatedFiles(files_root if files_root is not None else files_root_for(state_path))
         self.host = host or HostProfile()
         self.latency_s = latency_s
+        # Per thread (each thread reads through its own connection): name -> (the store's
+        # version token when read, what get_vm answered then).
+        self._seen = threading.local()
         if faults is None:
             self._faults: FaultHook = _no_fault
         elif callable(faults):
@@ -317,12 +322,26 @@ class SimulatorHypervisor:
         # One statement, so SQLite runs it as its own read transaction (one consistent snapshot)
         # without BEGIN and COMMIT: the row, its disks and its NICs in one round trip instead of
         # five. This is the read every idempotent StartCommand retry makes.
+        # What this thread read last time is answered again while no commit (of any thread or
+        # process) came since: the version token costs one PRAGMA, the snapshot a query with two
+        # subqueries and the VmInfo's construction. VmInfo is frozen, so sharing it is safe.
+        seen: dict[str, tuple[tuple[int, int], VmInfo | None]] | None = getattr(self._seen, "vms", None)
+        if seen is None:
+            seen = self._seen.vms = {}
+        version = self.store.version()
+        kept = seen.get(name)
+        if kept is not None and kept[0] == version:
+            return kept[1]
         row = self.store.connection().execute(_VM_SNAPSHOT, (name,)).fetchone()
-        if row is None or row["host"] != self.host.name:
-            return None
-        disks = [(path, kind) for _, path, kind in sorted(json.loads(row["disks"]))]
-        nics = [(mac, switch, vlan) for _, mac, switch, vlan in sorted(json.loads(row["nics"]))]
-        return _vm_info(row, disks, nics)
+        info = None
+        if row is not None and row["host"] == self.host.name:
+            disks = [(path, kind) for _, path, kind in sorted(json.loads(row["disks"]))]
+            nics = [(mac, switch, vlan) for _, mac, switch, vlan in sorted(json.loads(row["nics"]))]
+            info = _vm_info(row, disks, nics)
+        if len(seen) >= _SEEN_VMS:
+            seen.clear()
+        seen[name] = (version, info)
+        return info
 
     def create_vm(self, spec: VmSpec) -> VmInfo:
         self._enter("create_vm", spec)

@@ -78,6 +78,10 @@ class Store:
         self._ready_lock = threading.Lock()
         # One connection per thread, kept: opening SQLite costs more than most operations here.
         self._local = threading.local()
+        # Bumped by every write transaction of this process: SQLite's data_version tells a
+        # connection about other connections' commits (other threads, other processes) only,
+        # never about its own, so this counter covers a thread's own writes.
+        self._writes = 0
         # Every operation opens its own connection, so an in-memory database would be empty each time.
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
             raise ValueError("the simulator needs a database file that its processes share")
@@ -115,6 +119,13 @@ class Store:
             self._initialise()
         return self._thread_connection()
 
+    def version(self) -> tuple[int, int]:
+        """What this thread's reads would see, as a comparable token: equal tokens mean no
+        commit anywhere (this process or another one) came between them, so whatever was read
+        at the first can be reused at the second (:meth:`SimulatorHypervisor.get_vm`)."""
+        row = self.connection().execute("PRAGMA data_version").fetchone()
+        return self._writes, int(row[0])
+
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
         """One transaction: committed on success, rolled back on any exception.
@@ -129,4 +140,11 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            if write:
+                # Also before COMMIT: a read this thread made inside its own transaction (it
+                # saw the uncommitted change) must not outlive a rollback.
+                self._writes += 1
         conn.execute("COMMIT")
+        if write:
+            self._writes += 1

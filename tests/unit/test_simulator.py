@@ -117,3 +117,56 @@ def test_a_retried_create_is_the_same_vm_unless_the_configuration_differs(tmp_pa
     ):
         with pytest.raises(VmAlreadyExistsError):
             sim.create_vm(changed)
+
+
+STOP_IN_ANOTHER_PROCESS = """
+import sys
+from cshyperv.simulator import SimulatorHypervisor
+SimulatorHypervisor(sys.argv[1]).stop_vm(sys.argv[2])
+"""
+
+
+def test_get_vm_sees_every_commit_since_its_last_read(tmp_path: Path) -> None:
+    """get_vm answers again what it read while nothing was committed since; a commit by this
+    thread, another thread or another process (an Extensions call) is seen at the next read."""
+    import threading
+
+    db = tmp_path / "s.db"
+    hv = SimulatorHypervisor(db)
+    hv.create_vm(VmSpec(name="a", memory_bytes=GiB))
+    hv.start_vm("a")
+    first = hv.get_vm("a")
+    assert first is not None and first.state is VmState.RUNNING
+    assert hv.get_vm("a") is first  # nothing changed: the same (frozen) answer, no query
+
+    subprocess.run([sys.executable, "-c", STOP_IN_ANOTHER_PROCESS, str(db), "a"], check=True, timeout=60)
+    after_process = hv.get_vm("a")
+    assert after_process is not None and after_process.state is VmState.OFF
+
+    other = threading.Thread(target=hv.start_vm, args=("a",))
+    other.start()
+    other.join()
+    after_thread = hv.get_vm("a")
+    assert after_thread is not None and after_thread.state is VmState.RUNNING
+
+    hv.stop_vm("a")  # this thread's own connection: SQLite's data_version does not change
+    after_own = hv.get_vm("a")
+    assert after_own is not None and after_own.state is VmState.OFF
+    hv.destroy_vm("a", delete_disks=True)
+    assert hv.get_vm("a") is None
+
+
+def test_a_rolled_back_write_is_not_what_get_vm_keeps(tmp_path: Path) -> None:
+    hv = SimulatorHypervisor(tmp_path / "s.db")
+    hv.create_vm(VmSpec(name="a", memory_bytes=GiB))
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon), hv.store.transaction() as db:
+        db.execute("UPDATE vms SET state = 'Running' WHERE name = 'a'")
+        inside = hv.get_vm("a")  # this thread sees its own uncommitted change
+        assert inside is not None and inside.state is VmState.RUNNING
+        raise Abandon
+    after = hv.get_vm("a")
+    assert after is not None and after.state is VmState.OFF
